@@ -1,0 +1,101 @@
+/**
+ * Reads shadowgate.yml: YAML → schema → paths resolved against the file's folder.
+ * Every failure is a ConfigError whose message names the file, the line and the field.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { LineCounter, parseDocument, isNode, type Document } from "yaml";
+import { parseConfig, type ConfigIssue, type ShadowgateConfig } from "./schema.js";
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly issues: string[] = [message],
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Load and validate a config file; relative paths in it become absolute. */
+export async function loadConfig(file: string): Promise<ShadowgateConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(error);
+    throw new ConfigError(`${file}: cannot read the config file: ${why}`);
+  }
+  const config = parseConfigText(text, file);
+  return resolvePaths(config, path.dirname(path.resolve(file)));
+}
+
+/** Parse YAML text; `file` is only used to word errors. */
+export function parseConfigText(text: string, file: string): ShadowgateConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((error) => {
+      const pos = error.linePos?.[0];
+      const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+      return `${where}: invalid YAML: ${error.message.split("\n")[0]}`;
+    });
+    throw new ConfigError(lines[0]!, lines);
+  }
+  const raw = doc.toJS();
+  if (raw !== null && raw !== undefined && (typeof raw !== "object" || Array.isArray(raw))) {
+    throw new ConfigError(`${file}:1: expected a mapping with workload and traffic sections, got ${Array.isArray(raw) ? "a list" : typeof raw}`);
+  }
+  const result = parseConfig(raw);
+  if (!result.ok) {
+    const lines = result.issues.map((issue) => formatIssue(issue, file, doc, lineCounter));
+    const first = lines.length > 1 ? `${lines[0]} (and ${lines.length - 1} more)` : lines[0]!;
+    throw new ConfigError(first, lines);
+  }
+  return result.config;
+}
+
+function formatIssue(issue: ConfigIssue, file: string, doc: Document, lineCounter: LineCounter): string {
+  const field = formatPath(issue.path);
+  const line = lineOf(issue.path, doc, lineCounter);
+  return `${file}${line ? `:${line}` : ""}: ${field ? `${field}: ` : ""}${issue.message}`;
+}
+
+/** `parameters[2].range` style. */
+export function formatPath(parts: (string | number)[]): string {
+  return parts.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
+}
+
+/** The line of the deepest node of `parts` that exists in the document. */
+function lineOf(parts: (string | number)[], doc: Document, lineCounter: LineCounter): number | undefined {
+  for (let n = parts.length; n >= 1; n--) {
+    const node = doc.getIn(parts.slice(0, n), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    // a key whose value is null/absent: find the pair's key instead
+    const parent = n > 1 ? doc.getIn(parts.slice(0, n - 1), true) : doc.contents;
+    if (parent && typeof parent === "object" && "items" in parent) {
+      for (const item of (parent as { items: unknown[] }).items) {
+        const key = (item as { key?: { value?: unknown; range?: [number, number, number] } }).key;
+        if (key && key.value === parts[n - 1] && key.range) return lineCounter.linePos(key.range[0]).line;
+      }
+    }
+  }
+  return undefined;
+}
+
+function resolvePaths(config: ShadowgateConfig, base: string): ShadowgateConfig {
+  const source = config.workload.source;
+  return {
+    ...config,
+    workload: {
+      ...config.workload,
+      source:
+        source.kind === "build"
+          ? { kind: "build", context: path.resolve(base, source.context), dockerfile: source.dockerfile }
+          : source,
+    },
+    traffic: { ...config.traffic, file: path.resolve(base, config.traffic.file) },
+    store: { path: path.resolve(base, config.store.path) },
+  };
+}

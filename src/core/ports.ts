@@ -1,0 +1,122 @@
+/**
+ * The ports the pipeline is written against. Adapters (Testcontainers, autocannon,
+ * the file system, GitHub) implement them; the core never imports those libraries.
+ */
+import type { Configuration } from "./types.js";
+
+/** One request to replay, already sampled and anonymised. */
+export interface ReplayRequest {
+  method: string;
+  /** path + query, starting with '/' */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** What to start: one shadow of the workload with one configuration applied. */
+export interface ShadowSpec {
+  /** image reference (built or given) */
+  image: string;
+  /** human-readable name used in logs */
+  name: string;
+  /** loopback port the shadow listens on (host networking) */
+  port: number;
+  env: Record<string, string>;
+  command?: string[];
+  /** CPU quota in cores and memory limit in MiB, for this shadow */
+  cpus: number;
+  memoryMiB: number;
+  readyPath: string;
+  readyTimeoutMs: number;
+  /** the configuration it runs, for labels and reports */
+  config: Configuration;
+}
+
+/** Resource use of a container over a measured window. */
+export interface ResourceUsage {
+  /** mean CPU use in % of one core over the window */
+  cpuPercent: number;
+  /** CPU-seconds consumed in the window */
+  cpuSeconds: number;
+  /** peak working-set memory in MiB (usage minus inactive file cache) */
+  memoryPeakMiB: number;
+  /** standard deviation of the per-sample CPU % (spread) */
+  cpuPercentSd?: number;
+  /** number of stats samples behind these figures */
+  samples: number;
+}
+
+export interface ResourceSampler {
+  /** stop sampling and summarise the window since start */
+  stop(): Promise<ResourceUsage>;
+}
+
+export interface RunningShadow {
+  readonly id: string;
+  readonly name: string;
+  /** base URL on loopback, e.g. http://127.0.0.1:40123 */
+  readonly url: string;
+  /** start sampling CPU and memory (Docker stats API) */
+  sampleResources(): ResourceSampler;
+  /** what Docker applied: for checks and reports */
+  inspectLimits(): Promise<{ nanoCpus: number; memoryBytes: number; env: string[]; cmd: string[] }>;
+  stop(): Promise<void>;
+}
+
+export interface ShadowRuntime {
+  /** build the workload image (or check a given one exists); returns the image reference */
+  prepareImage(source: { kind: "build"; context: string; dockerfile: string } | { kind: "image"; image: string }): Promise<string>;
+  /** start a shadow and wait until it is ready; on failure nothing is left running */
+  start(spec: ShadowSpec): Promise<RunningShadow>;
+  /** stop and remove every container of this run (label shadowgate=<runId>) */
+  cleanup(): Promise<number>;
+}
+
+/** Statistics of one sub-window of the measured load window. */
+export interface WindowStats {
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface LoadResult {
+  /** responses in the measured window (any status) */
+  requests: number;
+  durationS: number;
+  rps: number;
+  /** latency percentiles in ms, sub-millisecond resolution */
+  latency: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** connection errors and timeouts */
+  errors: number;
+  non2xx: number;
+  /** per sub-window figures, for spreads */
+  windows: WindowStats[];
+}
+
+export interface LoadOptions {
+  connections: number;
+  warmupMs: number;
+  durationMs: number;
+  /** sub-window length for spreads */
+  windowMs: number;
+  /** fixed total request rate (open-ish model); closed loop when absent */
+  rate?: number;
+  /** per-request timeout */
+  timeoutMs: number;
+  /** called when the warm-up is over and the measured window starts (to start resource sampling) */
+  onMeasureStart?: () => void;
+}
+
+export interface LoadDriver {
+  run(baseUrl: string, requests: ReplayRequest[], options: LoadOptions, signal?: AbortSignal): Promise<LoadResult>;
+}
+
+/** Progress lines for the CLI and the Action log. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
