@@ -1,0 +1,796 @@
+/**
+ * The predictive model: one random forest (ml-random-forest) per KPI, trained on every
+ * anchored trial of the history.
+ *
+ * Anchoring. Absolute KPIs from different runs are not comparable (the same configuration
+ * measured in separate runs differed by up to 40%), so the model never learns them. Each
+ * run measures the current configuration (its anchor trials); a trial's target is its KPI
+ * relative to the mean of its own run's anchor:
+ *
+ *   target = ln(kpi / anchorKpi)   for positive KPIs (latency, throughput, CPU, memory)
+ *   target = kpi                   for rates that can be 0 (errors.rate, non2xx.rate)
+ *
+ * Trials of runs without an anchor are skipped (counted in `info.skippedNoAnchor`).
+ * Predictions multiply back by today's anchor: by default the latest anchored run's (the
+ * run being decided, when it is in the history), or the one passed to `predict`.
+ *
+ * When the current configuration changed between runs (a recommendation was applied), runs
+ * are anchored on different configurations and their ratios have different references. They
+ * are moved onto today's anchor configuration: through runs that measured both
+ * configurations (exact: the level cancels within a run; chains allowed), else by the mean
+ * gap between a first model, trained on the linked runs, and the run's own ratios. Measuring
+ * the previous current configuration once in the run after a change makes the exact bridge.
+ *
+ * Uncertainty. `predictionValues` gives one prediction per tree; mean and sd are taken
+ * across trees in target (log) space and transformed back, lo/hi are the 5th/95th
+ * percentiles across trees. Trees cannot extrapolate: away from every measured
+ * configuration they all repeat the nearest leaf and agree, which would read as certainty.
+ * So an extrapolation term is added in quadrature: it grows linearly from 0 at a measured
+ * configuration to the spread of the target over all trials at three times the typical
+ * spacing of the measured configurations. Distances weight each parameter by how much of the
+ * KPI's variation it explains, so an unmeasured CPU share does not make memory uncertain
+ * (option `extrapolation: false` turns the term off).
+ *
+ * Persistence. The forests are not persisted (6.8 MB of JSON for 50 trees on 1,000 rows):
+ * the model is retrained from the history every run. Training is O(rows²) in ml-cart: on 200
+ * trials × 4 parameters one KPI takes ~0.2 s (0.4 s with cross-validation), on 400 about 3×
+ * that, so only the most recent `maxRows` trials are used. `toJSON()` returns a small summary.
+ */
+import { RandomForestRegression } from "ml-random-forest";
+import {
+  KPI_NAMES,
+  type Configuration,
+  type History,
+  type KpiName,
+  type KpiPredictions,
+  type Kpis,
+  type ParameterCatalog,
+  type Prediction,
+  type PredictiveModel,
+  type PredictOptions,
+  type Trial,
+} from "../core/types.js";
+import { deriveSeed, mulberry32, permutation, shuffleInPlace } from "../search/random.js";
+import { FEATURE_VERSION, featureEncoder, type FeatureEncoder } from "./features.js";
+
+/** KPIs learned as absolute values (they can be 0, so no ratio to the anchor). */
+export const ABSOLUTE_KPIS: ReadonlySet<KpiName> = new Set<KpiName>(["errors.rate", "non2xx.rate"]);
+
+/** Whether a KPI is learned relative to the anchor (log ratio) rather than absolute. */
+export const isRelativeKpi = (kpi: KpiName): boolean => !ABSOLUTE_KPIS.has(kpi);
+
+export interface ForestOptions {
+  /** seeds every forest (each KPI gets its own stream derived from it) */
+  seed: number;
+  /** trees per forest; default 50 */
+  nEstimators?: number;
+  /** default 10 */
+  maxDepth?: number;
+  /** a node with this many rows or fewer becomes a leaf; default 2 */
+  minNumSamples?: number;
+  /**
+   * fraction (0, 1] of the feature columns each tree sees (ml-random-forest samples features
+   * per tree, not per split); default 1. Passed to the library as a whole count.
+   */
+  maxFeatures?: number;
+  /** sample each tree's feature columns with replacement; default false */
+  featureReplacement?: boolean;
+  /** the KPIs to model; default all */
+  kpis?: readonly KpiName[];
+  /** today's anchor: this run's mean anchor KPIs (default: the latest anchored run) */
+  anchorRunId?: string;
+  /** today's anchor given directly (overrides anchorRunId) */
+  anchor?: Partial<Kpis>;
+  /** fewer usable rows than this and a KPI is not modelled; default 3 */
+  minRows?: number;
+  /** keep at most this many rows, from the most recent runs; default 300 (training is O(rows^2)) */
+  maxRows?: number;
+  /** grouped k-fold cross-validation (a configuration is never split across folds); default 5 folds of 10-tree forests; false to skip */
+  cv?: false | { folds?: number; nEstimators?: number };
+  /** widen intervals away from measured configurations; default true */
+  extrapolation?: boolean;
+}
+
+export interface TrainingInfo {
+  featureVersion: number;
+  features: readonly string[];
+  /** rows (trials) trained on, after skipping */
+  rows: number;
+  /** rows per modelled KPI (a row without a usable value for a KPI is left out of that KPI) */
+  rowsPerKpi: Partial<Record<KpiName, number>>;
+  runs: number;
+  anchoredRuns: number;
+  /** trials skipped because their run measured no anchor */
+  skippedNoAnchor: number;
+  /** trials skipped because their configuration does not fit the catalog */
+  skippedInvalid: number;
+  /** trials dropped (oldest runs first) to stay within maxRows */
+  droppedOld: number;
+  /** why KPIs were not modelled, and other remarks */
+  notes: string[];
+  trainMs: number;
+}
+
+/** The JSON summary of a model (the forests themselves are not persisted). */
+export interface ForestSummary {
+  kind: "random-forest-per-kpi";
+  featureVersion: number;
+  features: readonly string[];
+  kpis: readonly KpiName[];
+  anchorRunId: string | undefined;
+  anchor: Partial<Kpis>;
+  cvError: Partial<Record<KpiName, number>>;
+  rows: number;
+  skippedNoAnchor: number;
+  options: { nEstimators: number; maxDepth: number; minNumSamples: number; maxFeatures: number; seed: number };
+  note: string;
+}
+
+export interface ForestModel extends PredictiveModel {
+  /** the anchor predictions are scaled by when `predict` is not given one */
+  readonly anchor: Partial<Kpis>;
+  /** the run that anchor comes from (undefined when given directly or absent) */
+  readonly anchorRunId: string | undefined;
+  /**
+   * Cross-validated error per KPI, on configurations held out of training: for relative
+   * KPIs the mean relative error of the ratio to the anchor (0.08 = 8%), for absolute
+   * rates the mean absolute error (in rate units).
+   */
+  readonly cvError: Partial<Record<KpiName, number>>;
+  readonly info: TrainingInfo;
+  /** rows trained on (= info.rows) */
+  readonly trainedOn: number;
+  /** trials left out because their run measured no anchor (= info.skippedNoAnchor) */
+  readonly skippedRows: number;
+  toJSON(): ForestSummary;
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics helpers
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+function sdPopulation(xs: readonly number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) * (x - m), 0) / xs.length);
+}
+
+/** Percentile of sorted values, linear interpolation (p in [0, 1]). */
+function percentileSorted(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = p * (sorted.length - 1);
+  const i = Math.floor(pos);
+  const f = pos - i;
+  const a = sorted[i] as number;
+  const b = sorted[Math.min(sorted.length - 1, i + 1)] as number;
+  return a + f * (b - a);
+}
+
+/** Inverse of the standard normal CDF (Acklam's approximation, |error| < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const [a0, a1, a2, a3, a4, a5] = a as [number, number, number, number, number, number];
+  const [b0, b1, b2, b3, b4] = b as [number, number, number, number, number];
+  const [c0, c1, c2, c3, c4, c5] = c as [number, number, number, number, number, number];
+  const [d0, d1, d2, d3] = d as [number, number, number, number];
+  const pl = 0.02425;
+  if (p <= 0) return -Infinity;
+  if (p >= 1) return Infinity;
+  if (p < pl) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1);
+  }
+  if (p > 1 - pl) {
+    const q = Math.sqrt(-2 * Math.log(1 - p));
+    return -(((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1);
+  }
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q) / (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1);
+}
+
+/** z for the 5th/95th percentiles: the interval is about 90%. */
+const Z90 = normalQuantile(0.95);
+
+/** Extrapolation is full at this many typical spacings from the nearest measured configuration. */
+const REACH = 3;
+
+// ---------------------------------------------------------------------------------------
+// One regressor per target
+
+/** Per-tree predictions: one row per input row, one column per tree. */
+interface Regressor {
+  treeValues(X: number[][]): number[][];
+}
+
+interface FitOptions {
+  nEstimators: number;
+  maxDepth: number;
+  minNumSamples: number;
+  maxFeatures: number;
+  featureReplacement: boolean;
+}
+
+/** A regressor for one target; a constant when the target does not vary. */
+function fit(X: number[][], y: number[], options: FitOptions, seed: number): Regressor {
+  const lo = Math.min(...y);
+  const hi = Math.max(...y);
+  if (!(hi - lo > 1e-12)) {
+    const c = mean(y);
+    return { treeValues: (rows) => rows.map(() => new Array<number>(options.nEstimators).fill(c)) };
+  }
+  const columns = X[0]?.length ?? 0;
+  // A whole count: fractions are floored by the library, and 0.999 of one column is 0 columns.
+  const count = Math.min(columns, Math.max(1, Math.round(options.maxFeatures * columns)));
+  const forest = new RandomForestRegression({
+    nEstimators: options.nEstimators,
+    maxFeatures: count,
+    replacement: options.featureReplacement,
+    useSampleBagging: true,
+    noOOB: true,
+    seed,
+    treeOptions: { maxDepth: options.maxDepth, minNumSamples: options.minNumSamples },
+  });
+  forest.train(X, y);
+  return {
+    treeValues(rows) {
+      if (rows.length === 0) return [];
+      return forest.predictionValues(rows).to2DArray();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows
+
+interface Row {
+  trial: Trial;
+  features: number[];
+  /** normalised features, for distances */
+  unit: number[];
+  key: string;
+  anchor: Partial<Kpis>;
+  /** key of the configuration its run anchored on */
+  anchorKey: string;
+}
+
+function runTime(trials: readonly Trial[]): number {
+  let t = -Infinity;
+  for (const trial of trials) {
+    const ms = Date.parse(trial.at);
+    if (Number.isFinite(ms)) t = Math.max(t, ms);
+  }
+  return t;
+}
+
+/** Mean of the anchor trials' KPIs, per KPI over the finite values. */
+export function meanAnchor(trials: readonly Trial[]): Partial<Kpis> {
+  const anchors = trials.filter((t) => t.anchor);
+  const out: Partial<Kpis> = {};
+  for (const kpi of KPI_NAMES) {
+    const values = anchors.map((t) => t.kpis[kpi]).filter((v) => Number.isFinite(v));
+    if (values.length > 0) out[kpi] = mean(values);
+  }
+  return out;
+}
+
+/** The target of one KPI of one row, or undefined when it is not usable. */
+function target(kpi: KpiName, value: number | undefined, anchor: number | undefined): number | undefined {
+  if (value === undefined || !Number.isFinite(value)) return undefined;
+  if (!isRelativeKpi(kpi)) return value;
+  if (anchor === undefined || !(anchor > 0) || !(value > 0)) return undefined;
+  return Math.log(value / anchor);
+}
+
+function fromTarget(kpi: KpiName, t: number, anchor: number): number {
+  return isRelativeKpi(kpi) ? anchor * Math.exp(t) : t;
+}
+
+type Parameters = FeatureEncoder["parameters"];
+
+/** Distance between two normalised feature rows, each parameter's part weighted (weights sum to 1). */
+function weightedDistance(a: readonly number[], b: readonly number[], weights: readonly number[], parameters: Parameters): number {
+  let s = 0;
+  parameters.forEach(({ offset, width }, p) => {
+    let d2 = 0;
+    for (let k = offset; k < offset + width; k++) {
+      const d = (a[k] as number) - (b[k] as number);
+      d2 += d * d;
+    }
+    s += (weights[p] as number) * d2;
+  });
+  return Math.sqrt(s);
+}
+
+/**
+ * How much each parameter matters for a target, for the extrapolation distance: the share of
+ * the target's variance explained by the parameter alone (correlation ratio over its values,
+ * or 5 quantile bins of a numeric one, adjusted for chance), normalised to sum to 1. So a
+ * configuration that differs from the measured ones only in a parameter the KPI does not
+ * depend on (memory vs CPU share) is not treated as far from the data.
+ */
+function relevance(units: readonly number[][], y: readonly number[], parameters: Parameters): number[] {
+  const n = y.length;
+  const m = mean(y);
+  const total = y.reduce((a, v) => a + (v - m) * (v - m), 0);
+  const raw = parameters.map(({ offset, width }) => {
+    if (!(total > 0)) return 1;
+    let groupOf: number[];
+    if (width > 1) {
+      groupOf = units.map((u) => {
+        let best = 0;
+        for (let k = 1; k < width; k++) if ((u[offset + k] as number) > (u[offset + best] as number)) best = k;
+        return best;
+      });
+    } else {
+      const values = units.map((u) => u[offset] as number);
+      const distinct = [...new Set(values)].sort((a, b) => a - b);
+      if (distinct.length <= 5) {
+        groupOf = values.map((v) => distinct.indexOf(v));
+      } else {
+        const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+        groupOf = new Array<number>(n).fill(0);
+        order.forEach(([, i], rank) => {
+          groupOf[i] = Math.floor((rank * 5) / n);
+        });
+      }
+    }
+    const sums = new Map<number, { sum: number; count: number }>();
+    groupOf.forEach((g, i) => {
+      const acc = sums.get(g) ?? { sum: 0, count: 0 };
+      acc.sum += y[i] as number;
+      acc.count++;
+      sums.set(g, acc);
+    });
+    let between = 0;
+    for (const { sum, count } of sums.values()) between += count * (sum / count - m) ** 2;
+    // adjusted for the groups' fit to noise (like adjusted R²): ~0 for an irrelevant parameter
+    const eta2 = between / total;
+    const groups = sums.size;
+    const adjusted = n > groups ? eta2 - ((groups - 1) / (n - groups)) * (1 - eta2) : 0;
+    return Math.max(0, adjusted) + 0.001;
+  });
+  const sum = raw.reduce((a, b) => a + b, 0);
+  return raw.map((r) => r / sum);
+}
+
+/** Where a KPI's model has data: for the extrapolation term. */
+interface Geometry {
+  weights: number[];
+  /** distinct measured configurations, normalised features */
+  measured: number[][];
+  /** weighted distance at which the extrapolation term is full */
+  reach: number;
+}
+
+function geometry(units: readonly number[][], keys: readonly string[], y: readonly number[], parameters: Parameters): Geometry {
+  const weights = relevance(units, y, parameters);
+  const distinct = new Map<string, number[]>();
+  keys.forEach((key, i) => distinct.set(key, units[i] as number[]));
+  const measured = [...distinct.values()];
+  // the median distance from a measured configuration to its nearest other one
+  const nearest = measured.map((p, i) => {
+    let best = Infinity;
+    measured.forEach((q, j) => {
+      if (i !== j) best = Math.min(best, weightedDistance(p, q, weights, parameters));
+    });
+    return best;
+  });
+  const spacing = nearest.length >= 2 ? percentileSorted([...nearest].sort((a, b) => a - b), 0.5) : NaN;
+  const reach = REACH * (Number.isFinite(spacing) ? Math.min(0.5, Math.max(0.05, spacing)) : 0.25);
+  return { weights, measured, reach };
+}
+
+// ---------------------------------------------------------------------------------------
+// Bridging runs anchored on different configurations
+
+/**
+ * ln(f(anchor config of a run) / f(reference config)) for each anchor configuration that is
+ * linked to the reference through runs that measured both (directly or in a chain): within
+ * one run the level cancels, so the difference of mean ln(KPI) of the two configurations is
+ * their ratio. Anchor configurations no run links are left out (the caller places them).
+ */
+function bridgeBySameRun(
+  kpi: KpiName,
+  runs: readonly { anchorKey: string; rows: readonly Row[] }[],
+  referenceKey: string,
+): Map<string, number> {
+  const anchorKeys = new Set(runs.map((r) => r.anchorKey));
+  const shift = new Map<string, number>([[referenceKey, 0]]);
+  const perRun = runs.map((run) => {
+    const acc = new Map<string, { sum: number; count: number }>();
+    for (const row of run.rows) {
+      const v = row.trial.kpis[kpi];
+      if (!anchorKeys.has(row.key) || !(v > 0)) continue;
+      const a = acc.get(row.key) ?? { sum: 0, count: 0 };
+      a.sum += Math.log(v);
+      a.count++;
+      acc.set(row.key, a);
+    }
+    return new Map([...acc].map(([k, { sum, count }]) => [k, sum / count]));
+  });
+  for (let round = 0; round < anchorKeys.size; round++) {
+    const estimates = new Map<string, number[]>();
+    for (const means of perRun) {
+      for (const [k, v] of means) {
+        if (shift.has(k)) continue;
+        for (const [known, w] of means) {
+          const base = shift.get(known);
+          if (base === undefined) continue;
+          const list = estimates.get(k) ?? [];
+          list.push(base + v - w);
+          estimates.set(k, list);
+        }
+      }
+    }
+    if (estimates.size === 0) break;
+    for (const [k, list] of estimates) shift.set(k, mean(list));
+  }
+  return shift;
+}
+
+// ---------------------------------------------------------------------------------------
+// Training
+
+interface KpiModel {
+  kpi: KpiName;
+  regressor: Regressor;
+  /** spread of the target over the training rows: the extrapolation ceiling */
+  spread: number;
+  geometry: Geometry;
+}
+
+/**
+ * Trains one forest per KPI on the anchored trials of the history; see the module comment.
+ * Never throws for thin data: KPIs without enough rows are left out of `kpis` (with a note).
+ */
+export function trainModels(history: History, catalog: ParameterCatalog, options: ForestOptions): ForestModel {
+  const started = performance.now();
+  const fitOptions: FitOptions = {
+    nEstimators: Math.max(1, Math.floor(options.nEstimators ?? 50)),
+    maxDepth: options.maxDepth ?? 10,
+    minNumSamples: options.minNumSamples ?? 2,
+    maxFeatures: Math.min(1, Math.max(Number.EPSILON, options.maxFeatures ?? 1)),
+    featureReplacement: options.featureReplacement ?? false,
+  };
+  const minRows = Math.max(1, options.minRows ?? 3);
+  const maxRows = Math.max(minRows, options.maxRows ?? 300);
+  const wanted = options.kpis ?? KPI_NAMES;
+  const encoder = featureEncoder(catalog);
+  const notes: string[] = [];
+
+  // Group by run, in order of each run's latest trial (oldest first; stable on ties).
+  const runs = new Map<string, Trial[]>();
+  for (const trial of history.trials) {
+    const list = runs.get(trial.runId);
+    if (list) list.push(trial);
+    else runs.set(trial.runId, [trial]);
+  }
+  const ordered = [...runs.entries()]
+    .map(([runId, trials], index) => ({ runId, trials, time: runTime(trials), index }))
+    .sort((a, b) => (a.time === b.time ? a.index - b.index : a.time - b.time));
+
+  let skippedNoAnchor = 0;
+  let skippedInvalid = 0;
+  const anchored: { runId: string; anchor: Partial<Kpis>; anchorKey: string; rows: Row[] }[] = [];
+  for (const run of ordered) {
+    const anchorTrial = run.trials.find((t) => t.anchor);
+    if (!anchorTrial) {
+      skippedNoAnchor += run.trials.length;
+      continue;
+    }
+    if (encoder.problem(anchorTrial.config) !== undefined) {
+      // anchored on a configuration the catalog no longer describes: cannot be bridged
+      skippedInvalid += run.trials.length;
+      continue;
+    }
+    const anchor = meanAnchor(run.trials);
+    const anchorKey = JSON.stringify(encoder.encode(anchorTrial.config));
+    const rows: Row[] = [];
+    for (const trial of run.trials) {
+      if (encoder.problem(trial.config) !== undefined) {
+        skippedInvalid++;
+        continue;
+      }
+      const features = encoder.encode(trial.config);
+      rows.push({ trial, features, unit: encoder.normalize(features), key: JSON.stringify(features), anchor, anchorKey });
+    }
+    anchored.push({ runId: run.runId, anchor, anchorKey, rows });
+  }
+  if (skippedNoAnchor > 0) notes.push(`${skippedNoAnchor} trial(s) skipped: their run measured no anchor`);
+  if (skippedInvalid > 0) notes.push(`${skippedInvalid} trial(s) skipped: configuration does not fit the catalog`);
+
+  // Most recent runs first until maxRows.
+  let rows: Row[] = [];
+  let droppedOld = 0;
+  for (let i = anchored.length - 1; i >= 0; i--) {
+    const run = anchored[i] as (typeof anchored)[number];
+    const kept = rows.length + run.rows.length <= maxRows ? run.rows : rows.length === 0 ? run.rows.slice(-maxRows) : [];
+    rows = [...kept, ...rows];
+    droppedOld += run.rows.length - kept.length;
+  }
+  if (droppedOld > 0) notes.push(`${droppedOld} trial(s) of the oldest runs left out (maxRows ${maxRows})`);
+
+  // Today's anchor, and the configuration it measures (the reference of every target).
+  let anchor: Partial<Kpis> = {};
+  let anchorRunId: string | undefined;
+  const latest = anchored[anchored.length - 1];
+  let referenceKey = latest?.anchorKey;
+  if (options.anchor) {
+    anchor = { ...options.anchor };
+  } else if (options.anchorRunId !== undefined) {
+    const run = anchored.find((r) => r.runId === options.anchorRunId);
+    if (!run) throw new Error(`trainModels: anchorRunId ${options.anchorRunId} is not an anchored run of the history`);
+    anchor = run.anchor;
+    anchorRunId = run.runId;
+    referenceKey = run.anchorKey;
+  } else if (latest) {
+    anchor = latest.anchor;
+    anchorRunId = latest.runId;
+  }
+  const anchorKeys = new Set(rows.map((r) => r.anchorKey));
+  if (anchorKeys.size > 1) {
+    notes.push(`the runs anchored on ${anchorKeys.size} different configurations; their levels are bridged to today's anchor`);
+  }
+
+  const models: KpiModel[] = [];
+  const cvError: Partial<Record<KpiName, number>> = {};
+  const rowsPerKpi: Partial<Record<KpiName, number>> = {};
+  for (const kpi of wanted) {
+    if (isRelativeKpi(kpi) && !(anchor[kpi] !== undefined && (anchor[kpi] as number) > 0)) {
+      notes.push(`${kpi}: not modelled, no anchor value to scale predictions by`);
+      continue;
+    }
+    const seed = deriveSeed(options.seed, `forest:${kpi}`);
+    const X: number[][] = [];
+    const units: number[][] = [];
+    const y: number[] = [];
+    const keys: string[] = [];
+    let regressor: Regressor;
+    try {
+      // Targets relative to the run's anchor, moved to today's anchor configuration where a
+      // run anchored on another one (the current configuration changed between runs).
+      const shift =
+        isRelativeKpi(kpi) && anchorKeys.size > 1 && referenceKey !== undefined
+          ? bridgeBySameRun(kpi, anchored, referenceKey)
+          : new Map<string, number>([...anchorKeys].map((k) => [k, 0]));
+      const collect = (accept: (row: Row) => boolean): void => {
+        for (const row of rows) {
+          const shifted = shift.get(row.anchorKey);
+          if (shifted === undefined || !accept(row)) continue;
+          const t = target(kpi, row.trial.kpis[kpi], row.anchor[kpi]);
+          if (t === undefined) continue;
+          X.push(row.features);
+          units.push(row.unit);
+          y.push(t + shifted);
+          keys.push(row.key);
+        }
+      };
+      collect(() => true);
+      const unbridged = [...anchorKeys].filter((k) => !shift.has(k));
+      if (unbridged.length > 0 && X.length >= minRows) {
+        // No run links them: a first model (on the linked runs) predicts every trial of those
+        // runs; the mean gap between prediction and run-relative target is the run's shift.
+        const first = fit(X, y, { ...fitOptions, nEstimators: Math.min(fitOptions.nEstimators, 20) }, seed);
+        for (const key of unbridged) {
+          const own = rows
+            .map((row) => ({ row, t: row.anchorKey === key ? target(kpi, row.trial.kpis[kpi], row.anchor[kpi]) : undefined }))
+            .filter((x): x is { row: Row; t: number } => x.t !== undefined);
+          if (own.length === 0) continue;
+          const predicted = first.treeValues(own.map((x) => x.row.features)).map(mean);
+          shift.set(key, mean(own.map((x, i) => (predicted[i] as number) - x.t)));
+        }
+        const pending = new Set(unbridged);
+        collect((row) => pending.has(row.anchorKey));
+      }
+      if (X.length < minRows) {
+        notes.push(`${kpi}: not modelled, ${X.length} usable row(s) (need ${minRows})`);
+        continue;
+      }
+      regressor = fit(X, y, fitOptions, seed);
+    } catch (error) {
+      notes.push(`${kpi}: not modelled, training failed: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
+    }
+    models.push({ kpi, regressor, spread: sdPopulation(y), geometry: geometry(units, keys, y, encoder.parameters) });
+    rowsPerKpi[kpi] = X.length;
+    if (options.cv !== false) {
+      const error = crossValidate(kpi, X, y, keys, fitOptions, options.cv ?? {}, options.seed, minRows);
+      if (error !== undefined) cvError[kpi] = error;
+    }
+  }
+
+  const info: TrainingInfo = {
+    featureVersion: FEATURE_VERSION,
+    features: encoder.names,
+    rows: rows.length,
+    rowsPerKpi,
+    runs: runs.size,
+    anchoredRuns: anchored.length,
+    skippedNoAnchor,
+    skippedInvalid,
+    droppedOld,
+    notes,
+    trainMs: performance.now() - started,
+  };
+  return new Forest(models, encoder, options.extrapolation ?? true, anchor, anchorRunId, cvError, info, {
+    ...fitOptions,
+    seed: options.seed,
+  });
+}
+
+/**
+ * Grouped k-fold: each distinct configuration is held out whole, so the error is that of
+ * predicting a configuration never measured. Folds: min(5, groups); none under 3 groups.
+ */
+function crossValidate(
+  kpi: KpiName,
+  X: number[][],
+  y: number[],
+  keys: string[],
+  fitOptions: FitOptions,
+  cv: { folds?: number; nEstimators?: number },
+  seed: number,
+  minRows: number,
+): number | undefined {
+  const groups = [...new Set(keys)];
+  if (groups.length < 3) return undefined;
+  shuffleInPlace(mulberry32(deriveSeed(seed, `cv-folds:${kpi}`)), groups);
+  const folds = Math.min(groups.length, Math.max(2, Math.floor(cv.folds ?? 5)));
+  const foldOf = new Map<string, number>(groups.map((g, i) => [g, i % folds]));
+  const options = { ...fitOptions, nEstimators: Math.max(1, Math.floor(cv.nEstimators ?? 10)) };
+  let total = 0;
+  let count = 0;
+  for (let f = 0; f < folds; f++) {
+    const trainX: number[][] = [];
+    const trainY: number[] = [];
+    const testX: number[][] = [];
+    const testY: number[] = [];
+    keys.forEach((key, i) => {
+      if (foldOf.get(key) === f) {
+        testX.push(X[i] as number[]);
+        testY.push(y[i] as number);
+      } else {
+        trainX.push(X[i] as number[]);
+        trainY.push(y[i] as number);
+      }
+    });
+    if (trainX.length < minRows || testX.length === 0) continue;
+    const regressor = fit(trainX, trainY, options, deriveSeed(seed, `cv:${kpi}:${f}`));
+    regressor.treeValues(testX).forEach((trees, i) => {
+      const predicted = mean(trees);
+      const actual = testY[i] as number;
+      total += isRelativeKpi(kpi) ? Math.abs(Math.exp(predicted - actual) - 1) : Math.abs(predicted - actual);
+      count++;
+    });
+  }
+  return count > 0 ? total / count : undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// The model
+
+class Forest implements ForestModel {
+  readonly kpis: readonly KpiName[];
+
+  constructor(
+    private readonly models: readonly KpiModel[],
+    private readonly encoder: FeatureEncoder,
+    private readonly extrapolation: boolean,
+    readonly anchor: Partial<Kpis>,
+    readonly anchorRunId: string | undefined,
+    readonly cvError: Partial<Record<KpiName, number>>,
+    readonly info: TrainingInfo,
+    private readonly options: FitOptions & { seed: number },
+  ) {
+    this.kpis = models.map((m) => m.kpi);
+  }
+
+  get trainedOn(): number {
+    return this.info.rows;
+  }
+
+  get skippedRows(): number {
+    return this.info.skippedNoAnchor;
+  }
+
+  /** 0 at a measured configuration, 1 at the KPI's reach and beyond. */
+  private remoteness(unit: readonly number[], { weights, measured, reach }: Geometry): number {
+    if (!this.extrapolation) return 0;
+    let best = Infinity;
+    for (const p of measured) best = Math.min(best, weightedDistance(unit, p, weights, this.encoder.parameters));
+    return Math.min(1, best / reach);
+  }
+
+  predict(configs: Configuration[], options?: PredictOptions): Partial<KpiPredictions>[] {
+    const anchor = options?.anchor ?? this.anchor;
+    const X = configs.map((c) => this.encoder.encode(c));
+    const units = X.map((row) => this.encoder.normalize(row));
+    const out: Partial<KpiPredictions>[] = configs.map(() => ({}));
+    for (const model of this.models) {
+      const scale = anchor[model.kpi];
+      if (isRelativeKpi(model.kpi) && !(scale !== undefined && scale > 0)) continue;
+      const a = scale ?? 1;
+      const values = model.regressor.treeValues(X);
+      values.forEach((trees, i) => {
+        const extra = model.spread * this.remoteness(units[i] as number[], model.geometry);
+        const p = summarize(model.kpi, trees, extra, a);
+        if (options?.draws) p.draws = draws(model.kpi, trees, extra, a, X[i] as number[]);
+        (out[i] as Partial<KpiPredictions>)[model.kpi] = p;
+      });
+    }
+    return out;
+  }
+
+  toJSON(): ForestSummary {
+    return {
+      kind: "random-forest-per-kpi",
+      featureVersion: FEATURE_VERSION,
+      features: this.encoder.names,
+      kpis: this.kpis,
+      anchorRunId: this.anchorRunId,
+      anchor: this.anchor,
+      cvError: this.cvError,
+      rows: this.info.rows,
+      skippedNoAnchor: this.info.skippedNoAnchor,
+      options: {
+        nEstimators: this.options.nEstimators,
+        maxDepth: this.options.maxDepth,
+        minNumSamples: this.options.minNumSamples,
+        maxFeatures: this.options.maxFeatures,
+        seed: this.options.seed,
+      },
+      note: "forests are not persisted; the model is retrained from the history each run",
+    };
+  }
+}
+
+/** Mean/sd/interval of one KPI from per-tree targets plus the extrapolation sd. */
+function summarize(kpi: KpiName, trees: readonly number[], extra: number, anchor: number): Prediction {
+  const m = mean(trees);
+  const sorted = [...trees].sort((x, y) => x - y);
+  const below = m - percentileSorted(sorted, 0.05);
+  const above = percentileSorted(sorted, 0.95) - m;
+  const s = Math.hypot(sdPopulation(trees), extra);
+  const lo = m - Math.hypot(below, Z90 * extra);
+  const hi = m + Math.hypot(above, Z90 * extra);
+  if (isRelativeKpi(kpi)) {
+    const centre = fromTarget(kpi, m, anchor);
+    return { mean: centre, sd: centre * s, lo: fromTarget(kpi, lo, anchor), hi: fromTarget(kpi, hi, anchor) };
+  }
+  const clampRate = (v: number): number => Math.min(1, Math.max(0, v));
+  return { mean: clampRate(m), sd: s, lo: clampRate(lo), hi: clampRate(hi) };
+}
+
+const scoreCache = new Map<number, number[]>();
+
+/** The n stratified standard normal scores Φ⁻¹((i + 0.5) / n). */
+function normalScores(n: number): number[] {
+  let scores = scoreCache.get(n);
+  if (!scores) {
+    scores = Array.from({ length: n }, (_, i) => normalQuantile((i + 0.5) / n));
+    scoreCache.set(n, scores);
+  }
+  return scores;
+}
+
+/**
+ * Per-tree draws in KPI units. The extrapolation term enters as stratified normal scores
+ * (the same set for every configuration, so the marginal spread is exact) in an order that
+ * depends on the configuration: tree parts pair across configurations, extrapolation parts
+ * do not, which is what a pairwise comparison needs.
+ */
+function draws(kpi: KpiName, trees: readonly number[], extra: number, anchor: number, features: number[]): number[] {
+  const n = trees.length;
+  const order = extra > 0 ? permutation(mulberry32(deriveSeed(n, JSON.stringify(features))), n) : [];
+  const scores = extra > 0 ? normalScores(n) : [];
+  return trees.map((t, i) => {
+    const z = extra > 0 ? (scores[order[i] as number] as number) : 0;
+    const v = fromTarget(kpi, t + extra * z, anchor);
+    return isRelativeKpi(kpi) ? v : Math.min(1, Math.max(0, v));
+  });
+}
