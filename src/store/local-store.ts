@@ -1,0 +1,87 @@
+/**
+ * History kept in a local folder (the CLI, the tests, and the Action's cached folder).
+ * A corrupted or incompatible file is moved aside with a warning, never a crash, so
+ * nothing is lost and the run goes on with an empty history.
+ */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "../core/ports.js";
+import type { History } from "../core/types.js";
+import { KPI_NAMES } from "../core/types.js";
+
+export interface HistoryStore {
+  load(workload: string): Promise<History>;
+  save(history: History): Promise<void>;
+}
+
+export class LocalFolderStore implements HistoryStore {
+  constructor(
+    private readonly folder: string,
+    private readonly logger: Logger,
+  ) {}
+
+  fileFor(workload: string): string {
+    return path.join(this.folder, safeName(workload), "history.json");
+  }
+
+  async load(workload: string): Promise<History> {
+    const file = this.fileFor(workload);
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyHistory(workload);
+      throw new Error(`${file}: cannot read the history: ${(error as Error).message}`);
+    }
+    const problem = checkHistory(text, workload);
+    if (typeof problem === "string") {
+      const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+      await rename(file, aside);
+      this.logger.warn(`${file}: ignored (${problem}); moved to ${aside}, starting with an empty history`);
+      return emptyHistory(workload);
+    }
+    return problem;
+  }
+
+  async save(history: History): Promise<void> {
+    const file = this.fileFor(history.workload);
+    await mkdir(path.dirname(file), { recursive: true });
+    // write then rename: a crash mid-write never leaves a truncated history
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify(history));
+    await rename(temp, file);
+  }
+}
+
+export function emptyHistory(workload: string): History {
+  return { version: 1, workload, trials: [] };
+}
+
+/** The parsed history, or why it cannot be used. */
+export function checkHistory(text: string, workload: string): History | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return "not valid JSON";
+  }
+  const history = doc as Partial<History> | null;
+  if (!history || typeof history !== "object") return "not a history object";
+  if (history.version !== 1) return `schema version ${JSON.stringify(history.version)}, expected 1`;
+  if (history.workload !== workload) return `history of workload ${JSON.stringify(history.workload)}, expected ${JSON.stringify(workload)}`;
+  if (!Array.isArray(history.trials)) return "trials is not a list";
+  for (const [i, trial] of history.trials.entries()) {
+    if (!trial || typeof trial.runId !== "string" || typeof trial.config !== "object" || typeof trial.kpis !== "object") {
+      return `trials[${i}] is malformed`;
+    }
+    for (const kpi of KPI_NAMES) {
+      if (typeof trial.kpis[kpi] !== "number") return `trials[${i}].kpis.${kpi} is missing`;
+    }
+  }
+  return history as History;
+}
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, "_");
+}

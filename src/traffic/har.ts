@@ -1,0 +1,99 @@
+/**
+ * HAR 1.2 importer: recorded browser/proxy traffic → the requests a shadow receives.
+ * Only the path and query are kept from each URL: replay always targets the shadow's own
+ * loopback address, never the recorded host.
+ */
+import type { ReplayRequest } from "../core/ports.js";
+
+export class TrafficError extends Error {
+  override name = "TrafficError";
+}
+
+export interface ImportResult {
+  requests: ReplayRequest[];
+  /** entries in the file */
+  total: number;
+  /** entries skipped, each with the reason (first few kept) */
+  skipped: { index: number; reason: string }[];
+  skippedCount: number;
+}
+
+/** Headers the load generator sets itself or that describe one hop only. */
+const DROPPED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "transfer-encoding",
+  "upgrade",
+  "trailer",
+  "accept-encoding",
+]);
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** Parse HAR text. `file` only words the errors. */
+export function importHar(text: string, file: string): ImportResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (error) {
+    throw new TrafficError(`${file}: not a HAR file: invalid JSON (${(error as Error).message})`);
+  }
+  const log = (doc as { log?: unknown } | null)?.log;
+  const entries = (log as { entries?: unknown } | undefined)?.entries;
+  if (typeof log !== "object" || log === null || !Array.isArray(entries)) {
+    throw new TrafficError(`${file}: not a HAR file: expected an object with log.entries (an array of recorded requests)`);
+  }
+  const requests: ReplayRequest[] = [];
+  const skipped: { index: number; reason: string }[] = [];
+  let skippedCount = 0;
+  entries.forEach((entry, index) => {
+    const result = toReplayRequest(entry);
+    if (typeof result === "string") {
+      skippedCount++;
+      if (skipped.length < 20) skipped.push({ index, reason: result });
+    } else requests.push(result);
+  });
+  if (requests.length === 0) {
+    const why = skipped[0] ? ` (log.entries[${skipped[0].index}]: ${skipped[0].reason})` : "";
+    throw new TrafficError(`${file}: no replayable request in log.entries${why}`);
+  }
+  return { requests, total: entries.length, skipped, skippedCount };
+}
+
+/** One entry → a request, or the reason it cannot be replayed. */
+function toReplayRequest(entry: unknown): ReplayRequest | string {
+  const request = (entry as { request?: unknown } | null)?.request as
+    | { method?: unknown; url?: unknown; headers?: unknown; postData?: { text?: unknown; encoding?: unknown; mimeType?: unknown } }
+    | undefined;
+  if (!request || typeof request !== "object") return "expected a request object";
+  const method = typeof request.method === "string" ? request.method.toUpperCase() : "";
+  if (!METHODS.has(method)) return `expected an HTTP method, got ${JSON.stringify(request.method)}`;
+  if (typeof request.url !== "string") return "expected request.url";
+  let url: URL;
+  try {
+    url = new URL(request.url, "http://recorded.invalid");
+  } catch {
+    return `expected a valid URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
+  }
+  const headers: Record<string, string> = {};
+  if (Array.isArray(request.headers)) {
+    for (const header of request.headers as { name?: unknown; value?: unknown }[]) {
+      if (typeof header?.name !== "string" || typeof header.value !== "string") continue;
+      const name = header.name.toLowerCase();
+      if (name.startsWith(":") || DROPPED_HEADERS.has(name)) continue;
+      if (/[\r\n\0]/.test(header.value) || /[\r\n\0]/.test(name)) return `header ${name} contains CR, LF or NUL`;
+      headers[name] = header.value;
+    }
+  }
+  const replay: ReplayRequest = { method, path: `${url.pathname}${url.search}`, headers };
+  const post = request.postData;
+  if (post && typeof post.text === "string") {
+    replay.body = post.encoding === "base64" ? Buffer.from(post.text, "base64").toString("utf8") : post.text;
+    if (typeof post.mimeType === "string" && post.mimeType && !headers["content-type"]) headers["content-type"] = post.mimeType;
+  }
+  return replay;
+}

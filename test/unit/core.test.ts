@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { shadowSpecFor } from "../../src/core/apply.js";
+import { kpisFrom } from "../../src/core/kpis.js";
+import { planBatches } from "../../src/pipeline.js";
+import { LocalFolderStore, emptyHistory } from "../../src/store/local-store.js";
+import type { ParameterCatalog, WorkloadProfile, Trial } from "../../src/core/types.js";
+import type { LoadResult } from "../../src/core/ports.js";
+
+const workload: WorkloadProfile = {
+  name: "api",
+  category: "node-http",
+  source: { kind: "image", image: "x" },
+  port: 8080,
+  portEnv: "PORT",
+  env: { LOG: "warn" },
+  command: ["node", "/app/server.js"],
+  ready: { path: "/healthz", timeoutMs: 5000 },
+  resources: { cpus: 2, memoryMiB: 1024 },
+};
+const catalog: ParameterCatalog = [
+  { name: "POOL", type: "int", min: 1, max: 16, scale: "log", apply: { kind: "env", name: "POOL_SIZE" } },
+  { name: "threads", type: "int", min: 1, max: 8, scale: "linear", apply: { kind: "arg", template: "--threads={value}" } },
+  { name: "cpus", type: "float", min: 0.5, max: 4, scale: "linear", apply: { kind: "cpus" } },
+  { name: "mem", type: "int", min: 256, max: 4096, scale: "log", apply: { kind: "memory" } },
+];
+
+describe("applying a configuration to a shadow", () => {
+  it("sets env, appends args and scales CPU and memory by the fraction", () => {
+    const spec = shadowSpecFor({ workload, catalog, config: { POOL: 4, threads: 3, cpus: 3, mem: 2048 }, fraction: 0.25, image: "img", port: 41000, name: "s1" });
+    expect(spec.env).toEqual({ LOG: "warn", PORT: "41000", POOL_SIZE: "4" });
+    expect(spec.command).toEqual(["node", "/app/server.js", "--threads=3"]);
+    expect(spec.cpus).toBe(0.75);
+    expect(spec.memoryMiB).toBe(512);
+  });
+
+  it("uses the primary's resources when no parameter sets them", () => {
+    const spec = shadowSpecFor({ workload, catalog: [catalog[0]!], config: { POOL: 2 }, fraction: 0.5, image: "img", port: 1, name: "s" });
+    expect(spec.cpus).toBe(1);
+    expect(spec.memoryMiB).toBe(512);
+  });
+
+  it("refuses a configuration that misses a parameter", () => {
+    expect(() => shadowSpecFor({ workload, catalog, config: { POOL: 2 }, fraction: 0.5, image: "img", port: 1, name: "s" })).toThrow(/no value for parameter threads/);
+  });
+});
+
+describe("KPIs from a measured window", () => {
+  const load: LoadResult = {
+    requests: 1000,
+    durationS: 5,
+    rps: 200,
+    latency: { p50: 1.5, p90: 3, p99: 8, max: 20, mean: 2 },
+    errors: 10,
+    non2xx: 50,
+    windows: [
+      { requests: 190, rps: 190, p50: 1.4, p90: 2.9, p99: 7, max: 15 },
+      { requests: 210, rps: 210, p50: 1.6, p90: 3.1, p99: 9, max: 20 },
+    ],
+  };
+  it("derives rates, CPU per request and spreads", () => {
+    const { kpis, spread } = kpisFrom(load, { cpuPercent: 40, cpuSeconds: 2, memoryPeakMiB: 60, samples: 5, cpuPercentSd: 3 });
+    expect(kpis["errors.rate"]).toBeCloseTo(10 / 1010);
+    expect(kpis["non2xx.rate"]).toBeCloseTo(0.05);
+    expect(kpis["cpu.secondsPerRequest"]).toBeCloseTo(0.002);
+    expect(kpis["throughput.rps"]).toBe(200);
+    expect(spread["throughput.rps"]).toBeCloseTo(Math.SQRT2 * 10);
+    expect(spread["latency.p99"]).toBeCloseTo(Math.SQRT2);
+    expect(spread["cpu.percent"]).toBe(3);
+  });
+  it("refuses a window with no answers", () => {
+    expect(() => kpisFrom({ ...load, requests: 0, errors: 7, rps: 0, windows: [] }, { cpuPercent: 0, cpuSeconds: 0, memoryPeakMiB: 1, samples: 1 })).toThrow("no response in the measured window (7 errors)");
+  });
+});
+
+describe("batch plan", () => {
+  const current = { P: 1 };
+  const design = [{ P: 1 }, { P: 2 }, { P: 3 }, { P: 4 }, { P: 5 }, { P: 6 }];
+  it("puts the anchor first and again in the last batch", () => {
+    const batches = planBatches(design, current, 2);
+    expect(batches.map((b) => b.map((i) => `${i.config.P}${i.anchor ? "*" : ""}`))).toEqual([["1*", "2"], ["3", "4"], ["5", "6"], ["1*"]]);
+  });
+  it("runs the anchor once when there are few batches", () => {
+    const batches = planBatches(design.slice(0, 3), current, 2);
+    expect(batches.flat().filter((i) => i.anchor)).toHaveLength(1);
+  });
+  it("always includes the current configuration even if the design lacks it", () => {
+    const batches = planBatches([{ P: 9 }], current, 4);
+    expect(batches).toEqual([[{ config: { P: 1 }, anchor: true }, { config: { P: 9 }, anchor: false }]]);
+  });
+});
+
+describe("local history store", () => {
+  const logger = { info: () => {}, debug: () => {}, warnings: [] as string[], warn(m: string) { this.warnings.push(m); } };
+  const trial: Trial = {
+    id: "r1-1", runId: "r1", at: "2026-11-29T00:00:00Z", config: { P: 1 }, anchor: true, requests: 10,
+    kpis: { "latency.p50": 1, "latency.p90": 2, "latency.p99": 3, "latency.max": 4, "throughput.rps": 5, "errors.rate": 0, "non2xx.rate": 0, "cpu.percent": 6, "memory.peakMiB": 7, "cpu.secondsPerRequest": 0.001 },
+    spread: { "latency.p50": 0, "latency.p90": 0, "latency.p99": 0, "latency.max": 0, "throughput.rps": 0, "errors.rate": 0, "non2xx.rate": 0, "cpu.percent": 0, "memory.peakMiB": 0, "cpu.secondsPerRequest": 0 },
+  };
+  it("round-trips a history and starts empty", async () => {
+    const store = new LocalFolderStore(mkdtempSync(path.join(tmpdir(), "sg-store-")), logger);
+    expect(await store.load("api")).toEqual(emptyHistory("api"));
+    await store.save({ ...emptyHistory("api"), trials: [trial] });
+    expect((await store.load("api")).trials).toEqual([trial]);
+  });
+  it("moves a corrupted or incompatible file aside with a warning", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sg-store-"));
+    const store = new LocalFolderStore(dir, logger);
+    mkdirSync(path.join(dir, "api"));
+    for (const [content, why] of [["{not json", /not valid JSON/], ['{"version":2,"workload":"api","trials":[]}', /schema version 2, expected 1/]] as const) {
+      writeFileSync(store.fileFor("api"), content);
+      logger.warnings.length = 0;
+      expect(await store.load("api")).toEqual(emptyHistory("api"));
+      expect(logger.warnings[0]).toMatch(why);
+    }
+    expect(readdirSync(path.join(dir, "api")).filter((f) => f.includes("unreadable"))).toHaveLength(2);
+  });
+});
