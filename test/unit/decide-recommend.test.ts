@@ -1,40 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { KPI_NAMES, type Configuration, type History, type Kpis, type ParameterCatalog, type Trial } from "../../src/core/types.js";
+import type { Configuration, History, Trial } from "../../src/core/types.js";
 import { recommend, sloBreaches, sloViolation } from "../../src/decide/recommend.js";
 import { trainModels } from "../../src/model/forest.js";
 import { latinHypercube } from "../../src/search/lhs.js";
 import { mulberry32, type Rng } from "../../src/search/random.js";
+import { catalog, current, kpisFor, latency, memory } from "../helpers/synthetic-service.js";
 
-// The synthetic service of model-forest.test.ts: p99 is lowest at POOL≈12 with CACHE=lru,
-// cpus=1, GZIP=false (≈4.7 ms at level 1); memory grows with the pool.
-const env = (name: string) => ({ kind: "env" as const, name });
-const catalog: ParameterCatalog = [
-  { name: "POOL", type: "int", min: 1, max: 64, scale: "log", apply: env("POOL") },
-  { name: "CACHE", type: "enum", values: ["none", "lru", "lfu"], apply: env("CACHE") },
-  { name: "cpus", type: "float", min: 0.25, max: 1, scale: "linear", apply: { kind: "cpus" } },
-  { name: "GZIP", type: "bool", apply: env("GZIP") },
-];
-const current: Configuration = { POOL: 8, CACHE: "lru", cpus: 0.5, GZIP: false };
+// cpus=1, GZIP=false is the optimum (≈4.7 ms at level 1) of the synthetic service.
 const optimum: Configuration = { POOL: 12, CACHE: "lru", cpus: 1, GZIP: false };
-
-function latency(c: Configuration): number {
-  const lp = Math.log2(c.POOL as number);
-  const cache = c.CACHE === "none" ? 1 : c.CACHE === "lru" ? 0.6 + 0.08 * Math.abs(lp - 3) : 0.8;
-  return 10 * (1 + 0.15 * (lp - 4) ** 2) * cache * Math.sqrt(0.5 / (c.cpus as number)) * (c.GZIP ? 1.1 : 1);
-}
-const memory = (c: Configuration): number => 50 + 2 * (c.POOL as number);
 const p99 = "latency.p99" as const;
-
-function kpisFor(c: Configuration, level: number, rng: Rng): Kpis {
-  const noise = () => 1 + 0.03 * (2 * rng() - 1);
-  const kpis = {} as Kpis;
-  for (const kpi of KPI_NAMES) kpis[kpi] = latency(c) * level * noise();
-  kpis["throughput.rps"] = (1000 / latency(c) / level) * noise();
-  kpis["memory.peakMiB"] = memory(c) * noise();
-  kpis["errors.rate"] = 0;
-  kpis["non2xx.rate"] = 0;
-  return kpis;
-}
 
 function run(runId: string, day: number, anchor: Configuration, configs: Configuration[], level: number, rng: Rng): Trial[] {
   return [anchor, anchor, ...configs].map((config, i) => {

@@ -1,37 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { KPI_NAMES, type Configuration, type History, type Kpis, type ParameterCatalog, type Trial } from "../../src/core/types.js";
+import type { Configuration, History, ParameterCatalog, Trial } from "../../src/core/types.js";
 import { trainModels } from "../../src/model/forest.js";
 import { latinHypercube } from "../../src/search/lhs.js";
 import { mulberry32, type Rng } from "../../src/search/random.js";
+import { catalog, current, kpisFor as serviceKpis, latency } from "../helpers/synthetic-service.js";
 
-// A synthetic service: p99 latency depends on the pool size (best near 12) with an
-// interaction with the cache mode, on the CPU share and on gzip. Every KPI is scaled by the
-// run's level (runner drift); errors only at POOL=1.
-const env = (name: string) => ({ kind: "env" as const, name });
-const catalog: ParameterCatalog = [
-  { name: "POOL", type: "int", min: 1, max: 64, scale: "log", apply: env("POOL") },
-  { name: "CACHE", type: "enum", values: ["none", "lru", "lfu"], apply: env("CACHE") },
-  { name: "cpus", type: "float", min: 0.25, max: 1, scale: "linear", apply: { kind: "cpus" } },
-  { name: "GZIP", type: "bool", apply: env("GZIP") },
-];
-const current: Configuration = { POOL: 8, CACHE: "lru", cpus: 0.5, GZIP: false };
-
-function latency(c: Configuration): number {
-  const lp = Math.log2(c.POOL as number);
-  const cache = c.CACHE === "none" ? 1 : c.CACHE === "lru" ? 0.6 + 0.08 * Math.abs(lp - 3) : 0.8;
-  return 10 * (1 + 0.15 * (lp - 4) ** 2) * cache * Math.sqrt(0.5 / (c.cpus as number)) * (c.GZIP ? 1.1 : 1);
-}
-
-function kpisFor(c: Configuration, level: number, rng: Rng): Kpis {
-  const noise = () => 1 + 0.03 * (2 * rng() - 1);
-  const kpis = {} as Kpis;
-  for (const kpi of KPI_NAMES) kpis[kpi] = latency(c) * level * noise();
-  kpis["throughput.rps"] = (1000 / latency(c) / level) * noise();
-  kpis["memory.peakMiB"] = (50 + 2 * (c.POOL as number)) * noise();
-  kpis["errors.rate"] = c.POOL === 1 ? 0.05 : 0;
-  kpis["non2xx.rate"] = 0;
-  return kpis;
-}
+// The synthetic service, with errors at POOL=1.
+const kpisFor = (c: Configuration, level: number, rng: Rng) => serviceKpis(c, level, rng, { errorsAtPool1: true });
 
 function run(runId: string, day: number, configs: Configuration[], level: number, rng: Rng, anchors = 1, anchor = current): Trial[] {
   const all = [...Array.from({ length: anchors }, () => anchor), ...configs];
@@ -213,7 +188,7 @@ describe("trainModels", () => {
   });
 
   it("works with a single feature", () => {
-    const one: ParameterCatalog = [{ name: "POOL", type: "int", min: 1, max: 64, scale: "log", apply: env("POOL") }];
+    const one: ParameterCatalog = [catalog[0]!];
     const r = mulberry32(2);
     const configs = latinHypercube(one, 15, r).map((c) => ({ ...current, ...c }));
     const m = trainModels(history(run("s", 1, configs, 1, r)), one, { seed: 1, kpis: [p99], maxFeatures: 0.5 });

@@ -1,0 +1,100 @@
+/**
+ * Wiring shared by the two composition roots (the Action and the CLI): config → traffic →
+ * real adapters → pipeline → results file. Guarantees that no shadow outlives the run,
+ * whether it ends in success, an error, a timeout or a signal.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { loadConfig } from "./config/load.js";
+import type { ShadowgateConfig } from "./config/schema.js";
+import type { Logger } from "./core/ports.js";
+import { runPipeline, type RunResult } from "./pipeline.js";
+import { readTraffic } from "./traffic/read.js";
+import { prepareTraffic } from "./traffic/prepare.js";
+import { LocalFolderStore } from "./store/local-store.js";
+import { TestcontainersRuntime, assertDockerAvailable, installSignalCleanup } from "./shadows/testcontainers-runtime.js";
+import { findFreePort } from "./shadows/ports.js";
+import { AutocannonDriver } from "./load/autocannon-driver.js";
+import { renderReport } from "./report/markdown.js";
+import { toResultsJson } from "./report/json.js";
+
+export interface RunOptions {
+  configFile: string;
+  /** write the JSON results here */
+  jsonFile?: string;
+  /** overrides of the config file */
+  trials?: number;
+  storePath?: string;
+  /** whole-run time limit, ms */
+  timeoutMs?: number;
+  runId?: string;
+  logger: Logger;
+}
+
+export interface RunOutput {
+  result: RunResult;
+  markdown: string;
+  jsonFile?: string;
+}
+
+export function newRunId(): string {
+  const ci = process.env.GITHUB_RUN_ID ? `${process.env.GITHUB_RUN_ID}-${process.env.GITHUB_RUN_ATTEMPT ?? "1"}-` : "";
+  return `${ci}${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+}
+
+export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
+  // No registry is reachable for the Testcontainers reaper; cleanup is ours (label + finally).
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+  const { logger } = options;
+  const config = withOverrides(await loadConfig(options.configFile), options);
+
+  const imported = await readTraffic(config.traffic.file, config.traffic.format);
+  for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${config.traffic.file}: log.entries[${skip.index}] skipped: ${skip.reason}`);
+  if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
+  const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
+  logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
+
+  await assertDockerAvailable();
+  const runId = options.runId ?? newRunId();
+  const runtime = new TestcontainersRuntime({ runId, logger });
+  const controller = new AbortController();
+  const timer = options.timeoutMs
+    ? setTimeout(() => controller.abort(new Error(`run timed out after ${Math.round(options.timeoutMs! / 1000)} s; shadows stopped`)), options.timeoutMs)
+    : undefined;
+  const uninstall = installSignalCleanup(runtime, () => controller.abort(new Error("run interrupted; shadows stopped")));
+  try {
+    const result = await runPipeline(config, {
+      runtime,
+      load: new AutocannonDriver(),
+      store: new LocalFolderStore(config.store.path, logger),
+      logger,
+      traffic: { requests: prepared.requests, total: imported.total, skipped: imported.skippedCount, redactions: prepared.redactions },
+      freePort: findFreePort,
+      runId,
+      signal: controller.signal,
+    });
+    const markdown = renderReport(result);
+    let jsonFile: string | undefined;
+    if (options.jsonFile) {
+      jsonFile = path.resolve(options.jsonFile);
+      await mkdir(path.dirname(jsonFile), { recursive: true });
+      await writeFile(jsonFile, `${JSON.stringify(toResultsJson(result), null, 2)}\n`);
+    }
+    return { result, markdown, ...(jsonFile ? { jsonFile } : {}) };
+  } finally {
+    if (timer) clearTimeout(timer);
+    uninstall();
+    await runtime.cleanup();
+    // images are tagged per run; without the reaper nothing else would remove them
+    await runtime.removeImages().catch((error: unknown) => logger.warn(`could not remove the run's image: ${String(error)}`));
+  }
+}
+
+function withOverrides(config: ShadowgateConfig, options: RunOptions): ShadowgateConfig {
+  return {
+    ...config,
+    shadows: { ...config.shadows, ...(options.trials ? { trials: options.trials } : {}) },
+    store: options.storePath ? { path: path.resolve(options.storePath) } : config.store,
+  };
+}

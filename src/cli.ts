@@ -1,0 +1,97 @@
+/**
+ * Composition root for the CLI: `shadowgate run [--config FILE] [--json FILE]`.
+ * Progress goes to stderr, the report to stdout; every failure is one clear line and a
+ * non-zero exit code.
+ */
+import { parseArgs } from "node:util";
+import type { Logger } from "./core/ports.js";
+import { runShadowgate } from "./app.js";
+import { parseDuration } from "./config/units.js";
+import { ConfigError } from "./config/load.js";
+
+const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--trials N] [--store DIR] [--timeout 30m] [--verbose]
+
+  run        build the workload, measure shadows with recorded traffic, train the
+             model and print the recommended configuration
+  --config   the config file (default: shadowgate.yml)
+  --json     also write the results (trials, KPIs, predictions) as JSON to FILE
+  --trials   override shadows.trials
+  --store    folder that keeps the history between runs (default: store.path)
+  --timeout  stop everything after this long (default: 60m)`;
+
+export async function main(argv: string[], io: { out: (text: string) => void; err: (text: string) => void } = defaultIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c", default: "shadowgate.yml" },
+        json: { type: "string" },
+        trials: { type: "string" },
+        store: { type: "string" },
+        timeout: { type: "string", default: "60m" },
+        verbose: { type: "boolean", short: "v", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    io.err(`shadowgate: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    io.err(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const [command] = positionals;
+  if (command !== "run") {
+    io.err(`shadowgate: unknown command "${command}"; expected "run"\n${USAGE}`);
+    return 2;
+  }
+  const trials = values.trials === undefined ? undefined : Number(values.trials);
+  if (trials !== undefined && !(Number.isInteger(trials) && trials >= 1)) {
+    io.err(`shadowgate: --trials: expected a whole number ≥ 1, got "${values.trials}"`);
+    return 2;
+  }
+  const timeoutMs = parseDuration(values.timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) {
+    io.err(`shadowgate: --timeout: expected a duration like "30m" or "90s", got "${values.timeout}"`);
+    return 2;
+  }
+
+  const logger: Logger = {
+    info: (message) => io.err(message),
+    warn: (message) => io.err(`warning: ${message}`),
+    debug: (message) => {
+      if (values.verbose) io.err(message);
+    },
+  };
+  try {
+    const output = await runShadowgate({
+      configFile: values.config,
+      ...(values.json ? { jsonFile: values.json } : {}),
+      ...(trials ? { trials } : {}),
+      ...(values.store ? { storePath: values.store } : {}),
+      timeoutMs,
+      logger,
+    });
+    io.out(output.markdown);
+    if (output.jsonFile) io.err(`results written to ${output.jsonFile}`);
+    return 0;
+  } catch (error) {
+    io.err(`shadowgate: error: ${oneLine(error)}`);
+    if (error instanceof ConfigError && error.issues.length > 1) for (const issue of error.issues.slice(1)) io.err(`  ${issue}`);
+    if (values.verbose && error instanceof Error && error.stack) io.err(error.stack);
+    return 1;
+  }
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+}
+
+const defaultIo = {
+  out: (text: string) => process.stdout.write(`${text}\n`),
+  err: (text: string) => process.stderr.write(`${text}\n`),
+};

@@ -1,0 +1,301 @@
+/**
+ * The whole loop, written against ports: recorded traffic → shadows → KPIs → history →
+ * forest → recommendation. The Action (main.ts) and the CLI (cli.ts) only wire adapters in.
+ */
+import { shadowSpecFor } from "./core/apply.js";
+import { kpisFrom } from "./core/kpis.js";
+import type { LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } from "./core/ports.js";
+import type { Configuration, History, Kpis, Trial } from "./core/types.js";
+import type { ShadowgateConfig } from "./config/schema.js";
+import { initialDesign } from "./search/lhs.js";
+import { trainModels } from "./model/forest.js";
+import { recommend, type Recommendation } from "./decide/recommend.js";
+import type { HistoryStore } from "./store/local-store.js";
+import { describeConfig } from "./report/format.js";
+
+export interface PipelineDeps {
+  runtime: ShadowRuntime;
+  load: LoadDriver;
+  store: HistoryStore;
+  logger: Logger;
+  /** the recorded traffic, already imported, sampled and anonymised */
+  traffic: { requests: ReplayRequest[]; total: number; skipped: number; redactions: Record<string, number> };
+  /** a free loopback port for each shadow */
+  freePort: () => Promise<number>;
+  runId: string;
+  /** aborts the run (timeout, Ctrl-C); shadows are still stopped */
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+export interface FailedTrial {
+  config: Configuration;
+  error: string;
+}
+
+export interface RunResult {
+  runId: string;
+  workload: string;
+  startedAt: string;
+  finishedAt: string;
+  image: string;
+  /** the shadows' share of the primary, and the primary's allocation */
+  shadows: { fraction: number; parallel: number; primaryCpus: number; primaryMemoryMiB: number };
+  traffic: { file: string; recorded: number; replayed: number; skipped: number; redactions: Record<string, number>; connections: number; durationMs: number; warmupMs: number };
+  config: Pick<ShadowgateConfig, "slo" | "objective" | "current" | "parameters">;
+  /** trials measured in this run, in the order measured */
+  trials: Trial[];
+  failures: FailedTrial[];
+  history: { trials: number; runs: number };
+  model: { kpis: string[]; cvError: Record<string, number>; trainedOn: number; skippedRows: number };
+  recommendation: Recommendation;
+  /** where the wall time went, ms */
+  timings: { imageMs: number; startStopMs: number; loadMs: number; trainMs: number; recommendMs: number; totalMs: number };
+}
+
+export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps): Promise<RunResult> {
+  const now = deps.now ?? (() => new Date());
+  const started = Date.now();
+  const startedAt = now().toISOString();
+  const { logger, runtime } = deps;
+  const timings = { imageMs: 0, startStopMs: 0, loadMs: 0, trainMs: 0, recommendMs: 0, totalMs: 0 };
+  const checkAborted = () => {
+    if (deps.signal?.aborted) throw deps.signal.reason instanceof Error ? deps.signal.reason : new Error("run aborted");
+  };
+
+  try {
+    const history = await deps.store.load(config.workload.name);
+    logger.info(`history: ${history.trials.length} trials from ${countRuns(history)} earlier runs`);
+
+    let t = Date.now();
+    const image = await runtime.prepareImage(config.workload.source);
+    timings.imageMs = Date.now() - t;
+    logger.info(`image ${image} ready in ${(timings.imageMs / 1000).toFixed(1)} s`);
+    checkAborted();
+
+    const design = initialDesign(config.parameters, config.current, config.shadows.trials, config.shadows.seed + countRuns(history));
+    // When `current` changed since the last run (a recommendation was applied), measure the
+    // previous anchor too: it bridges the old runs' ratios to today's anchor exactly.
+    const previous = previousAnchor(history, config);
+    if (previous && !design.some((c) => sameConfig(c, previous))) {
+      design.push(previous);
+      logger.info(`current configuration changed since the last run; also measuring the previous one (${describeConfig(previous)}) to bridge the history`);
+    }
+    const plan = planBatches(design, config.current, config.shadows.parallel);
+    const trials: Trial[] = [];
+    const failures: FailedTrial[] = [];
+    const total = plan.reduce((n, batch) => n + batch.length, 0);
+    let done = 0;
+
+    for (const batch of plan) {
+      checkAborted();
+      const measured = await measureBatch(batch, config, deps, image, timings);
+      for (const outcome of measured) {
+        done++;
+        if ("error" in outcome) {
+          failures.push(outcome);
+          logger.warn(`trial ${done}/${total} failed: ${describeConfig(outcome.config)}: ${outcome.error}`);
+          continue;
+        }
+        const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
+        trials.push(trial);
+        logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial.kpis)}; best so far: ${bestSoFar(trials, config)}`);
+      }
+    }
+    if (!trials.some((trial) => trial.anchor)) {
+      throw new Error(`the current configuration (${describeConfig(config.current)}) could not be measured: ${failures.find((f) => sameConfig(f.config, config.current))?.error ?? "no result"}`);
+    }
+
+    const updated: History = { ...history, trials: [...history.trials, ...trials] };
+    await deps.store.save(updated);
+
+    t = Date.now();
+    const model = trainModels(updated, config.parameters, { seed: config.shadows.seed, anchorRunId: deps.runId });
+    timings.trainMs = Date.now() - t;
+    logger.info(`model: trained on ${model.trainedOn} trials in ${timings.trainMs} ms`);
+
+    t = Date.now();
+    const recommendation = recommend({
+      model,
+      catalog: config.parameters,
+      current: config.current,
+      slo: config.slo,
+      objective: config.objective,
+      seed: config.shadows.seed,
+      measured: updated.trials.map((trial) => trial.config),
+    });
+    timings.recommendMs = Date.now() - t;
+    timings.totalMs = Date.now() - started;
+
+    return {
+      runId: deps.runId,
+      workload: config.workload.name,
+      startedAt,
+      finishedAt: now().toISOString(),
+      image,
+      shadows: {
+        fraction: config.shadows.fraction,
+        parallel: config.shadows.parallel,
+        primaryCpus: config.workload.resources.cpus,
+        primaryMemoryMiB: config.workload.resources.memoryMiB,
+      },
+      traffic: {
+        file: config.traffic.file,
+        recorded: deps.traffic.total,
+        replayed: deps.traffic.requests.length,
+        skipped: deps.traffic.skipped,
+        redactions: deps.traffic.redactions,
+        connections: config.traffic.connections,
+        durationMs: config.traffic.durationMs,
+        warmupMs: config.traffic.warmupMs,
+      },
+      config: { slo: config.slo, objective: config.objective, current: config.current, parameters: config.parameters },
+      trials,
+      failures,
+      history: { trials: updated.trials.length, runs: countRuns(updated) },
+      model: { kpis: [...model.kpis], cvError: { ...model.cvError }, trainedOn: model.trainedOn, skippedRows: model.skippedRows },
+      recommendation,
+      timings,
+    };
+  } finally {
+    const removed = await runtime.cleanup();
+    if (removed > 0) logger.warn(`removed ${removed} leftover shadow container(s)`);
+  }
+}
+
+type Measured = Omit<Trial, "id" | "runId" | "at"> | FailedTrial;
+
+/**
+ * Start a batch of shadows side by side, load them all at once, stop them all.
+ * Configurations measured at the same time see the same machine, which is what makes
+ * them comparable.
+ */
+async function measureBatch(
+  batch: { config: Configuration; anchor: boolean }[],
+  config: ShadowgateConfig,
+  deps: PipelineDeps,
+  image: string,
+  timings: RunResult["timings"],
+): Promise<Measured[]> {
+  const { runtime } = deps;
+  let t = Date.now();
+  const started = await Promise.allSettled(
+    batch.map(async (item, i) => {
+      const port = await deps.freePort();
+      const spec = shadowSpecFor({
+        workload: config.workload,
+        catalog: config.parameters,
+        config: item.config,
+        fraction: config.shadows.fraction,
+        image,
+        port,
+        name: `${config.workload.name}-${deps.runId}-${i}`,
+      });
+      return runtime.start(spec);
+    }),
+  );
+  timings.startStopMs += Date.now() - t;
+  const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  try {
+    t = Date.now();
+    const results = await Promise.all(
+      batch.map(async (item, i): Promise<Measured> => {
+        const shadow = started[i]!;
+        if (shadow.status === "rejected") return { config: item.config, error: errorText(shadow.reason) };
+        return measureOne(shadow.value, item, config, deps);
+      }),
+    );
+    timings.loadMs += Date.now() - t;
+    return results;
+  } finally {
+    t = Date.now();
+    await Promise.allSettled(running.map((shadow) => shadow.stop()));
+    timings.startStopMs += Date.now() - t;
+  }
+}
+
+async function measureOne(
+  shadow: RunningShadow,
+  item: { config: Configuration; anchor: boolean },
+  config: ShadowgateConfig,
+  deps: PipelineDeps,
+): Promise<Measured> {
+  const { traffic } = config;
+  try {
+    // warm-up runs inside the driver before the measured window; sample only the window
+    let sampler: ReturnType<RunningShadow["sampleResources"]> | undefined;
+    const load = await deps.load.run(
+      shadow.url,
+      deps.traffic.requests,
+      {
+        connections: traffic.connections,
+        warmupMs: traffic.warmupMs,
+        durationMs: traffic.durationMs,
+        windowMs: traffic.windowMs,
+        timeoutMs: traffic.timeoutMs,
+        ...(traffic.rate !== undefined ? { rate: traffic.rate } : {}),
+        onMeasureStart: () => {
+          sampler = shadow.sampleResources();
+        },
+      },
+      deps.signal,
+    );
+    const usage = await (sampler ?? shadow.sampleResources()).stop();
+    const { kpis, spread } = kpisFrom(load, usage);
+    return { config: item.config, anchor: item.anchor, kpis, spread, requests: load.requests };
+  } catch (error) {
+    if (deps.signal?.aborted) throw error;
+    return { config: item.config, error: errorText(error) };
+  }
+}
+
+/**
+ * Batches of `parallel` configurations. The current configuration (the anchor) runs in
+ * the first batch and, when there are three or more batches, again in the last, so the
+ * run's anchor spans the run.
+ */
+export function planBatches(design: Configuration[], current: Configuration, parallel: number): { config: Configuration; anchor: boolean }[][] {
+  const others = design.filter((c) => !sameConfig(c, current));
+  const items = [{ config: current, anchor: true }, ...others.map((config) => ({ config, anchor: false }))];
+  const batches: { config: Configuration; anchor: boolean }[][] = [];
+  for (let i = 0; i < items.length; i += parallel) batches.push(items.slice(i, i + parallel));
+  if (batches.length >= 3 && parallel > 1) {
+    const last = batches[batches.length - 1]!;
+    if (last.length < parallel) last.push({ config: current, anchor: true });
+    else batches.push([{ config: current, anchor: true }]);
+  }
+  return batches;
+}
+
+export function sameConfig(a: Configuration, b: Configuration): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}
+
+/** The last run's anchor configuration, when it differs from today's and fits the catalog. */
+function previousAnchor(history: History, config: ShadowgateConfig): Configuration | undefined {
+  const last = [...history.trials].reverse().find((trial) => trial.anchor);
+  if (!last || sameConfig(last.config, config.current)) return undefined;
+  const names = config.parameters.map((p) => p.name);
+  const fits = names.every((name) => last.config[name] !== undefined) && Object.keys(last.config).length === names.length;
+  return fits ? last.config : undefined;
+}
+
+function countRuns(history: History): number {
+  return new Set(history.trials.map((trial) => trial.runId)).size;
+}
+
+function describeKpis(kpis: Kpis): string {
+  return `p50 ${kpis["latency.p50"].toFixed(2)} ms, p99 ${kpis["latency.p99"].toFixed(2)} ms, ${kpis["throughput.rps"].toFixed(0)} req/s, errors ${(kpis["errors.rate"] * 100).toFixed(1)}%, CPU ${kpis["cpu.percent"].toFixed(0)}%, mem ${kpis["memory.peakMiB"].toFixed(0)} MiB`;
+}
+
+function bestSoFar(trials: Trial[], config: ShadowgateConfig): string {
+  const { kpi, goal } = config.objective;
+  const best = trials.reduce((a, b) => ((goal === "minimize" ? b.kpis[kpi] < a.kpis[kpi] : b.kpis[kpi] > a.kpis[kpi]) ? b : a));
+  return `${kpi} ${best.kpis[kpi].toFixed(2)} with ${describeConfig(best.config)}`;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
