@@ -39,7 +39,8 @@ export function parseConfigText(text: string, file: string): ShadowgateConfig {
     const lines = doc.errors.map((error) => {
       const pos = error.linePos?.[0];
       const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-      return `${where}: invalid YAML: ${error.message.split("\n")[0]}`;
+      const message = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      return `${where}: invalid YAML: ${message}`;
     });
     throw new ConfigError(lines[0]!, lines);
   }
