@@ -1,0 +1,139 @@
+/**
+ * The bundled CLI end to end against the real Docker engine: a whole run on the example
+ * workload, bad input of every kind, and a run interrupted by SIGTERM. After each, no
+ * container labelled `shadowgate` may exist.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { existsSync, readFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { loadConfig } from "../../src/config/load.js";
+import { ROOT, EXAMPLE, quickExampleConfig, runNode, shadowgateContainers } from "../helpers/run.js";
+
+const CLI = path.join(ROOT, "bin/shadowgate.js");
+const INVALID = path.join(ROOT, "fixtures/invalid");
+
+afterEach(() => {
+  expect(shadowgateContainers()).toEqual([]);
+});
+
+describe("shadowgate run (bundled CLI, real Docker)", () => {
+  it("measures the example workload, learns across two runs and recommends", async () => {
+    const { file, dir } = quickExampleConfig({ trials: 3 });
+    const json = path.join(dir, "results.json");
+    const first = await runNode([CLI, "run", "--config", file, "--json", json]);
+    expect(first.stderr).toMatch(/trial 1\/3 \(current\): WORKER_POOL=2 CACHE_SIZE=128 cpus=2 → p50 [\d.]+ ms/);
+    expect(first.stderr).toMatch(/best so far: latency\.p99/);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^# Shadowgate · orders-api/);
+    expect(first.stdout).toContain("## Trials in this run (3)");
+    expect(first.stdout).toMatch(/\*\*(Recommended|Keep the current configuration)/);
+
+    const results = JSON.parse(readFileSync(json, "utf8"));
+    expect(results.trials).toHaveLength(3);
+    expect(results.trials.filter((t: { anchor: boolean }) => t.anchor)).toHaveLength(1);
+    for (const trial of results.trials) {
+      const k = trial.kpis;
+      expect(k["throughput.rps"]).toBeGreaterThan(10);
+      expect(k["latency.p50"]).toBeGreaterThan(0);
+      expect(k["latency.p50"]).toBeLessThanOrEqual(k["latency.p90"]);
+      expect(k["latency.p90"]).toBeLessThanOrEqual(k["latency.p99"]);
+      expect(k["latency.p99"]).toBeLessThanOrEqual(k["latency.max"]);
+      expect(k["errors.rate"]).toBeLessThan(0.05);
+      expect(k["cpu.percent"]).toBeGreaterThan(1);
+      // a shadow gets a quarter of the configuration's CPUs (cpus ≤ 4 → ≤ 1 core)
+      expect(k["cpu.percent"]).toBeLessThan(trial.config.cpus * 25 * 1.3 + 5);
+      expect(k["memory.peakMiB"]).toBeGreaterThan(5);
+      expect(k["memory.peakMiB"]).toBeLessThan(256);
+      expect(trial.spread["throughput.rps"]).toBeGreaterThanOrEqual(0);
+    }
+    expect(Object.keys(results.recommended.config).sort()).toEqual(["CACHE_SIZE", "WORKER_POOL", "cpus"]);
+    expect(results.recommended.predicted["latency.p99"].lo).toBeLessThanOrEqual(results.recommended.predicted["latency.p99"].hi);
+    expect(results.history).toEqual({ trials: 3, runs: 1 });
+
+    // a second run adds to the history and trains on both runs
+    const second = await runNode([CLI, "run", "--config", file, "--json", json, "--trials", "2"]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/history: 3 trials from 1 earlier runs/);
+    const again = JSON.parse(readFileSync(json, "utf8"));
+    expect(again.history).toEqual({ trials: 5, runs: 2 });
+    expect(again.model.trainedOn).toBe(5);
+  });
+
+  it.each([
+    ["missing config", () => path.join(INVALID, "does-not-exist.yml"), /does-not-exist\.yml: cannot read the config file: no such file/],
+    ["config that is a directory", () => INVALID, /fixtures\/invalid: cannot read the config file: is a directory/],
+    ["invalid YAML", () => path.join(INVALID, "not-yaml.yml"), /not-yaml\.yml:\d+:\d+: invalid YAML: /],
+    ["unknown parameter type", () => path.join(INVALID, "unknown-type.yml"), /unknown-type\.yml:\d+: parameters\[\d\]\.type: expected one of int, float, enum, bool, got "matrix"/],
+    ["range with min > max", () => path.join(INVALID, "range-reversed.yml"), /range-reversed\.yml:\d+: parameters\[\d\]\.range: expected \[min, max\] with min < max, got \[64, 1\]/],
+    ["missing workload", () => path.join(INVALID, "missing-workload.yml"), /missing-workload\.yml(:\d+)?: workload: missing/],
+    ["a HAR that is not HAR", () => path.join(INVALID, "not-har.yml"), /not-har\.har: not a HAR file: expected an object with log\.entries/],
+  ])("fails with one clear line on %s", async (_name, config, pattern) => {
+    const result = await runNode([CLI, "run", "--config", config()]);
+    expect(result.code).toBe(1);
+    const errorLines = result.stderr.split("\n").filter((line) => line.startsWith("shadowgate: error:"));
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toMatch(pattern);
+  });
+
+  it("fails clearly when no Docker engine answers", async () => {
+    const { file } = quickExampleConfig();
+    const result = await runNode([CLI, "run", "--config", file], { env: { DOCKER_HOST: "unix:///tmp/shadowgate-no-such-docker.sock" } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/shadowgate: error: no Docker engine answers at unix:\/\/\/tmp\/shadowgate-no-such-docker\.sock.*scripts\/ensure-docker\.sh/);
+  });
+
+  it("rejects bad arguments with usage and exit code 2", async () => {
+    const result = await runNode([CLI, "run", "--trials", "zero"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--trials: expected a whole number ≥ 1, got "zero"/);
+  });
+
+  it("stops and removes every shadow when interrupted with SIGTERM mid-run", async () => {
+    const { file } = quickExampleConfig({ trials: 4 });
+    let sent = false;
+    const result = await runNode([CLI, "run", "--config", file], {
+      onStderr: (text, child) => {
+        // interrupt while the first batch's shadows are up and under load
+        if (!sent && /image .* ready/.test(text)) {
+          sent = true;
+          setTimeout(() => child.kill("SIGTERM"), 1500);
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(result.code === 143 || result.signal === "SIGTERM", `exit ${result.code} ${result.signal}\n${result.stderr}`).toBe(true);
+    expect(result.stdout).toBe("");
+  });
+
+  it("stops everything when the run's timeout expires", async () => {
+    const { file } = quickExampleConfig({ trials: 4 });
+    const result = await runNode([CLI, "run", "--config", file, "--timeout", "4s"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/shadowgate: error: run timed out after 4 s; shadows stopped/);
+  });
+
+  it("fails clearly when the shadows never become ready, leaving nothing running", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sg-never-ready-"));
+    const { file } = quickExampleConfig({ trials: 2, extra: "" });
+    // readiness on a path the example does not serve: every start times out
+    const config = readFileSync(file, "utf8").replace("ready: { path: /healthz, timeout: 20s }", "ready: { path: /not-a-health-check, timeout: 2s }");
+    const broken = path.join(dir, "shadowgate.yml");
+    writeFileSync(broken, config);
+    const result = await runNode([CLI, "run", "--config", broken]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/warning: trial 2\/2 failed: /);
+    expect(result.stderr).toMatch(/shadowgate: error: the current configuration \(.*\) could not be measured: shadow .* not ready at http:\/\/127\.0\.0\.1:\d+\/not-a-health-check after \d+ ms: HTTP 404/);
+  });
+});
+
+// the example's own config must stay valid as the schema evolves
+describe("example config", () => {
+  it("loads, and points at a Dockerfile and a recording that exist", async () => {
+    const config = await loadConfig(path.join(EXAMPLE, "shadowgate.yml"));
+    expect(config.parameters.length).toBeGreaterThanOrEqual(3);
+    expect(existsSync(config.traffic.file)).toBe(true);
+    expect(config.workload.source.kind).toBe("build");
+    if (config.workload.source.kind === "build") expect(existsSync(path.join(config.workload.source.context, config.workload.source.dockerfile))).toBe(true);
+  });
+});
