@@ -8,7 +8,7 @@ lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 stamp="node_modules/.shadowgate-lock-hash"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   echo "setup: installing npm dependencies (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$lock_hash" >"$stamp"
 else
   echo "setup: npm dependencies up to date" >&2
