@@ -52,7 +52,7 @@ describe.each([
 
     const summary = readFileSync(env.GITHUB_STEP_SUMMARY!, "utf8");
     expect(summary).toMatch(/^# Shadowgate · orders-api/);
-    expect(summary).toMatch(/\| #\s+\| `WORKER_POOL` \| `CACHE_SIZE` \| `cpus` \| p50/);
+    expect(summary).toMatch(/\| #\s+\| `WORKER_POOL` \| `CACHE_SIZE` \| `cpus` \|\s+p50 \|/);
     expect(summary).toMatch(/## Current vs recommended/);
 
     const outputs = readOutputs(env.GITHUB_OUTPUT!);
