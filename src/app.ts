@@ -13,7 +13,7 @@ import { runPipeline, type RunResult } from "./pipeline.js";
 import { readTraffic } from "./traffic/read.js";
 import { prepareTraffic } from "./traffic/prepare.js";
 import { LocalFolderStore } from "./store/local-store.js";
-import { TestcontainersRuntime, assertDockerAvailable, installSignalCleanup } from "./shadows/testcontainers-runtime.js";
+import { TestcontainersRuntime, assertDockerAvailable, engineInfo, installSignalCleanup } from "./shadows/testcontainers-runtime.js";
 import { findFreePort } from "./shadows/ports.js";
 import { AutocannonDriver } from "./load/autocannon-driver.js";
 import { renderReport } from "./report/markdown.js";
@@ -71,6 +71,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
       logger,
       traffic: { requests: prepared.requests, total: imported.total, skipped: imported.skippedCount, redactions: prepared.redactions },
       freePort: findFreePort,
+      hostCpus: (await engineInfo()).cpus,
       runId,
       signal: controller.signal,
     });

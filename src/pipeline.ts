@@ -20,6 +20,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** the recorded traffic, already imported, sampled and anonymised */
   traffic: { requests: ReplayRequest[]; total: number; skipped: number; redactions: Record<string, number> };
+  /** CPUs of the Docker host: shadows side by side never get more quota than this */
+  hostCpus?: number;
   /** a free loopback port for each shadow */
   freePort: () => Promise<number>;
   runId: string;
@@ -81,7 +83,10 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
       design.push(previous);
       logger.info(`current configuration changed since the last run; also measuring the previous one (${describeConfig(previous)}) to bridge the history`);
     }
-    const plan = planBatches(design, config.current, config.shadows.parallel);
+    const cpusOf = (c: Configuration) =>
+      shadowSpecFor({ workload: config.workload, catalog: config.parameters, config: c, fraction: config.shadows.fraction, image, port: 0, name: "" }).cpus;
+    const cpuBudget = config.shadows.cpuBudget ?? deps.hostCpus ?? Infinity;
+    const plan = planBatches(design, config.current, config.shadows.parallel, { cpusOf, cpuBudget });
     const trials: Trial[] = [];
     const failures: FailedTrial[] = [];
     const total = plan.reduce((n, batch) => n + batch.length, 0);
@@ -249,20 +254,35 @@ async function measureOne(
   }
 }
 
+type PlannedTrial = { config: Configuration; anchor: boolean };
+
 /**
- * Batches of `parallel` configurations. The current configuration (the anchor) runs in
- * the first batch and, when there are three or more batches, again in the last, so the
- * run's anchor spans the run.
+ * Batches of at most `parallel` configurations whose CPU quotas add up to no more than
+ * `cpuBudget` (a batch always holds at least one). The current configuration (the anchor)
+ * runs in the first batch and, when there are three or more batches, again in the last, so
+ * the run's anchor spans the run.
  */
-export function planBatches(design: Configuration[], current: Configuration, parallel: number): { config: Configuration; anchor: boolean }[][] {
+export function planBatches(
+  design: Configuration[],
+  current: Configuration,
+  parallel: number,
+  budget: { cpusOf: (config: Configuration) => number; cpuBudget: number } = { cpusOf: () => 0, cpuBudget: Infinity },
+): PlannedTrial[][] {
   const others = design.filter((c) => !sameConfig(c, current));
-  const items = [{ config: current, anchor: true }, ...others.map((config) => ({ config, anchor: false }))];
-  const batches: { config: Configuration; anchor: boolean }[][] = [];
-  for (let i = 0; i < items.length; i += parallel) batches.push(items.slice(i, i + parallel));
+  const items: PlannedTrial[] = [{ config: current, anchor: true }, ...others.map((config) => ({ config, anchor: false }))];
+  const batches: PlannedTrial[][] = [];
+  const fits = (batch: PlannedTrial[], item: PlannedTrial) =>
+    batch.length < parallel && batch.reduce((sum, b) => sum + budget.cpusOf(b.config), 0) + budget.cpusOf(item.config) <= budget.cpuBudget + 1e-9;
+  for (const item of items) {
+    const open = batches[batches.length - 1];
+    if (open && fits(open, item)) open.push(item);
+    else batches.push([item]);
+  }
   if (batches.length >= 3 && parallel > 1) {
+    const anchor = { config: current, anchor: true };
     const last = batches[batches.length - 1]!;
-    if (last.length < parallel) last.push({ config: current, anchor: true });
-    else batches.push([{ config: current, anchor: true }]);
+    if (fits(last, anchor)) last.push(anchor);
+    else batches.push([anchor]);
   }
   return batches;
 }

@@ -27,6 +27,8 @@ export interface ShadowgateConfig {
     parallel: number;
     /** trials in the first design, the current configuration included */
     trials: number;
+    /** CPU quota of all shadows side by side; default: the Docker host's CPUs */
+    cpuBudget?: number;
     seed: number;
   };
   parameters: ParameterCatalog;
@@ -128,6 +130,7 @@ const rawSchema = z.strictObject({
       fraction: z.number().gt(0, { error: "expected a fraction in (0, 1]" }).max(1, { error: "expected a fraction in (0, 1]" }).default(0.25),
       parallel: positiveInt("a whole number ≥ 1").default(2),
       trials: positiveInt("a whole number ≥ 1").default(6),
+      cpuBudget: positive("a number of CPUs > 0").optional(),
       seed: z.number().int().default(1),
     })
     .default({ fraction: 0.25, parallel: 2, trials: 6, seed: 1 }),
@@ -266,7 +269,13 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
       ready: { path: workload.ready.path, timeoutMs: workload.ready.timeout },
       resources: { cpus: workload.resources.cpus, memoryMiB: workload.resources.memory },
     },
-    shadows: raw.shadows,
+    shadows: {
+      fraction: raw.shadows.fraction,
+      parallel: raw.shadows.parallel,
+      trials: raw.shadows.trials,
+      seed: raw.shadows.seed,
+      ...(raw.shadows.cpuBudget !== undefined ? { cpuBudget: raw.shadows.cpuBudget } : {}),
+    },
     parameters,
     current,
     traffic: {

@@ -118,3 +118,20 @@ describe("local history store", () => {
     expect(readdirSync(path.join(dir, "api")).filter((f) => f.includes("unreadable"))).toHaveLength(2);
   });
 });
+
+describe("batch plan within a CPU budget", () => {
+  const current = { cpus: 0.5 };
+  const design = [{ cpus: 0.5 }, { cpus: 0.75 }, { cpus: 0.25 }, { cpus: 1.5 }, { cpus: 0.2 }];
+  const budget = { cpusOf: (c: Record<string, unknown>) => Number(c.cpus), cpuBudget: 1 };
+  it("never puts more CPU quota side by side than the budget, and always runs each trial", () => {
+    const batches = planBatches(design, current, 3, budget);
+    for (const batch of batches) {
+      const sum = batch.reduce((s, b) => s + Number(b.config.cpus), 0);
+      expect(batch.length === 1 || sum <= 1).toBe(true);
+    }
+    expect(batches.flat().filter((b) => !b.anchor).map((b) => b.config.cpus).sort()).toEqual([0.2, 0.25, 0.75, 1.5]);
+    expect(batches[0]![0]).toEqual({ config: current, anchor: true });
+    // a trial larger than the whole budget still runs, alone
+    expect(batches.find((b) => b.some((i) => i.config.cpus === 1.5))).toHaveLength(1);
+  });
+});
