@@ -12,4 +12,15 @@ npx tsc -p tsconfig.json
 echo "== dist/ equals a fresh build" >&2
 node scripts/bundle.mjs --check
 echo "== tests" >&2
-npx vitest run "$@"
+report="$(mktemp -t shadowgate-vitest-XXXXXX.json)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# one plain closing line that any CI reads: "N passed, N failed[, N skipped]"
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ""}`);
+  if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
+' "$report" || status=1
+rm -f "$report"
+exit "$status"
