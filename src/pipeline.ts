@@ -5,13 +5,13 @@
 import { shadowSpecFor } from "./core/apply.js";
 import { kpisFrom } from "./core/kpis.js";
 import type { LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } from "./core/ports.js";
-import type { Configuration, History, Kpis, Trial } from "./core/types.js";
+import type { Configuration, History, KpiName, Trial } from "./core/types.js";
 import type { ShadowgateConfig } from "./config/schema.js";
 import { initialDesign } from "./search/lhs.js";
 import { trainModels } from "./model/forest.js";
 import { recommend, type Recommendation } from "./decide/recommend.js";
 import type { HistoryStore } from "./store/local-store.js";
-import { describeConfig } from "./report/format.js";
+import { describeConfig, formatMeasured, kpiLabel } from "./report/format.js";
 
 export interface PipelineDeps {
   runtime: ShadowRuntime;
@@ -104,7 +104,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
         }
         const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
         trials.push(trial);
-        logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial.kpis)}; best so far: ${bestSoFar(trials, config)}`);
+        logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
       }
     }
     if (!trials.some((trial) => trial.anchor)) {
@@ -306,14 +306,16 @@ function countRuns(history: History): number {
   return new Set(history.trials.map((trial) => trial.runId)).size;
 }
 
-function describeKpis(kpis: Kpis): string {
-  return `p50 ${kpis["latency.p50"].toFixed(2)} ms, p99 ${kpis["latency.p99"].toFixed(2)} ms, ${kpis["throughput.rps"].toFixed(0)} req/s, errors ${(kpis["errors.rate"] * 100).toFixed(1)}%, CPU ${kpis["cpu.percent"].toFixed(0)}%, mem ${kpis["memory.peakMiB"].toFixed(0)} MiB`;
+/** The progress line's KPIs, each with its spread across the measured sub-windows. */
+function describeKpis(trial: Trial): string {
+  const shown: KpiName[] = ["latency.p50", "latency.p99", "throughput.rps", "errors.rate", "cpu.percent", "memory.peakMiB"];
+  return shown.map((kpi) => `${kpiLabel(kpi)} ${formatMeasured(kpi, trial.kpis[kpi], trial.spread[kpi])}`).join(", ");
 }
 
 function bestSoFar(trials: Trial[], config: ShadowgateConfig): string {
   const { kpi, goal } = config.objective;
   const best = trials.reduce((a, b) => ((goal === "minimize" ? b.kpis[kpi] < a.kpis[kpi] : b.kpis[kpi] > a.kpis[kpi]) ? b : a));
-  return `${kpi} ${best.kpis[kpi].toFixed(2)} with ${describeConfig(best.config)}`;
+  return `${kpi} ${formatMeasured(kpi, best.kpis[kpi], best.spread[kpi])} with ${describeConfig(best.config)}`;
 }
 
 function errorText(error: unknown): string {
