@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../src/config/load.js";
 import { shadowSpecFor } from "../src/core/apply.js";
-import { median } from "../src/core/kpis.js";
+import { median } from "../src/core/stats.js";
 import { AutocannonDriver } from "../src/load/autocannon-driver.js";
 import { TestcontainersRuntime, findFreePort, installSignalCleanup } from "../src/shadows/testcontainers-runtime.js";
 import { readTraffic } from "../src/traffic/read.js";

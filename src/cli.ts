@@ -8,6 +8,7 @@ import type { Logger } from "./core/ports.js";
 import { runShadowgate } from "./app.js";
 import { parseDuration } from "./config/units.js";
 import { ConfigError } from "./config/load.js";
+import { InterruptedError } from "./core/errors.js";
 
 const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--trials N] [--store DIR] [--timeout 30m] [--verbose]
 
@@ -80,6 +81,10 @@ export async function main(argv: string[], io: { out: (text: string) => void; er
     if (output.jsonFile) io.err(`results written to ${output.jsonFile}`);
     return 0;
   } catch (error) {
+    if (error instanceof InterruptedError) {
+      io.err(`shadowgate: ${error.message}`);
+      return error.exitCode;
+    }
     io.err(`shadowgate: error: ${oneLine(error)}`);
     if (error instanceof ConfigError && error.issues.length > 1) for (const issue of error.issues.slice(1)) io.err(`  ${issue}`);
     if (values.verbose && error instanceof Error && error.stack) io.err(error.stack);

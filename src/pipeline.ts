@@ -4,13 +4,13 @@
  */
 import { shadowSpecFor } from "./core/apply.js";
 import { kpisFrom } from "./core/kpis.js";
-import type { LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } from "./core/ports.js";
+import { errorText } from "./core/errors.js";
+import type { HistoryStore, LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } from "./core/ports.js";
 import type { Configuration, History, KpiName, Trial } from "./core/types.js";
 import type { ShadowgateConfig } from "./config/schema.js";
 import { initialDesign } from "./search/lhs.js";
 import { trainModels } from "./model/forest.js";
 import { recommend, type Recommendation } from "./decide/recommend.js";
-import type { HistoryStore } from "./store/local-store.js";
 import { describeConfig, formatMeasured, kpiLabel } from "./report/format.js";
 
 export interface PipelineDeps {
@@ -70,7 +70,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     logger.info(`history: ${history.trials.length} trials from ${countRuns(history)} earlier runs`);
 
     let t = Date.now();
-    const image = await runtime.prepareImage(config.workload.source);
+    const image = await runtime.prepareImage(config.workload.source, deps.signal);
     timings.imageMs = Date.now() - t;
     logger.info(`image ${image} ready in ${(timings.imageMs / 1000).toFixed(1)} s`);
     checkAborted();
@@ -105,10 +105,16 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
         const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
         trials.push(trial);
         logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
+        const failing = trial.kpis["errors.rate"] + trial.kpis["non2xx.rate"];
+        if (failing > MOSTLY_FAILING && !trial.anchor) {
+          logger.warn(`trial ${done}/${total}: ${(failing * 100).toFixed(0)}% of requests failed or got a non-2xx answer`);
+        }
       }
-    }
-    if (!trials.some((trial) => trial.anchor)) {
-      throw new Error(`the current configuration (${describeConfig(config.current)}) could not be measured: ${failures.find((f) => sameConfig(f.config, config.current))?.error ?? "no result"}`);
+      // a shadow whose start or load was cut short by the stop is no measurement
+      checkAborted();
+      // Everything is measured relative to the anchor: without it the run is worthless, so
+      // stop at once rather than measure the other batches for nothing.
+      if (batch === plan[0]) checkAnchor(trials, failures, config);
     }
 
     const updated: History = { ...history, trials: [...history.trials, ...trials] };
@@ -196,7 +202,7 @@ async function measureBatch(
         port,
         name: `${config.workload.name}-${deps.runId}-${i}`,
       });
-      return runtime.start(spec);
+      return runtime.start(spec, deps.signal);
     }),
   );
   timings.startStopMs += Date.now() - t;
@@ -293,6 +299,23 @@ export function sameConfig(a: Configuration, b: Configuration): boolean {
   return true;
 }
 
+/** Above this share of failed or non-2xx answers, a measurement says more about the replay than the service. */
+const MOSTLY_FAILING = 0.5;
+
+/** The first batch's anchor must have been measured, and must mostly have answered 2xx. */
+function checkAnchor(trials: Trial[], failures: FailedTrial[], config: ShadowgateConfig): void {
+  const anchor = trials.find((trial) => trial.anchor);
+  if (!anchor) {
+    throw new Error(`the current configuration (${describeConfig(config.current)}) could not be measured: ${failures.find((f) => sameConfig(f.config, config.current))?.error ?? "no result"}`);
+  }
+  const { "errors.rate": errors, "non2xx.rate": non2xx } = anchor.kpis;
+  if (errors + non2xx > MOSTLY_FAILING) {
+    throw new Error(
+      `the current configuration answered only ${((1 - errors - non2xx) * 100).toFixed(0)}% of the replayed requests with 2xx (errors ${(errors * 100).toFixed(0)}%, non-2xx ${(non2xx * 100).toFixed(0)}%): check that ${config.traffic.file} matches the service (paths, methods, auth)`,
+    );
+  }
+}
+
 /** The last run's anchor configuration, when it differs from today's and fits the catalog. */
 function previousAnchor(history: History, config: ShadowgateConfig): Configuration | undefined {
   const last = [...history.trials].reverse().find((trial) => trial.anchor);
@@ -316,8 +339,4 @@ function bestSoFar(trials: Trial[], config: ShadowgateConfig): string {
   const { kpi, goal } = config.objective;
   const best = trials.reduce((a, b) => ((goal === "minimize" ? b.kpis[kpi] < a.kpis[kpi] : b.kpis[kpi] > a.kpis[kpi]) ? b : a));
   return `${kpi} ${formatMeasured(kpi, best.kpis[kpi], best.spread[kpi])} with ${describeConfig(best.config)}`;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

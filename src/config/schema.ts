@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import {
+  KPI_INFO,
   KPI_NAMES,
   type ApplyHow,
   type Configuration,
@@ -16,6 +17,10 @@ import {
   type WorkloadProfile,
 } from "../core/types.js";
 import { parseDuration, parseFraction, parseKpiBound, parseMemoryMiB } from "./units.js";
+
+/** Docker's smallest CPU quota and memory limit; a shadow's share must clear them. */
+export const MIN_SHADOW_CPUS = 0.01;
+export const MIN_SHADOW_MEMORY_MIB = 6;
 
 /** The validated configuration the pipeline runs with. */
 export interface ShadowgateConfig {
@@ -82,11 +87,11 @@ const positiveInt = (what: string) =>
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "expected an environment variable name like POOL_SIZE" });
 
-const applySchema = z.union([
-  z.enum(["env", "arg", "cpus", "memory"], { error: 'expected one of "env", "arg", "cpus", "memory", or {env: NAME} / {arg: "--flag={value}"}' }),
-  z.strictObject({ env: envName }),
-  z.strictObject({ arg: z.string().min(1) }),
-]);
+const APPLY_EXPECTED = 'expected one of "env", "arg", "cpus", "memory", or {env: NAME} / {arg: "--flag={value}"}';
+const applySchema = z.union(
+  [z.enum(["env", "arg", "cpus", "memory"]), z.strictObject({ env: envName }), z.strictObject({ arg: z.string().min(1) })],
+  { error: APPLY_EXPECTED },
+);
 
 const PARAM_TYPES = ["int", "float", "enum", "bool"] as const;
 
@@ -146,7 +151,7 @@ const rawSchema = z.strictObject({
       duration: duration("duration").default(10_000),
       window: duration("duration").default(1000),
       timeout: duration("duration").default(10_000),
-      rate: positive("a request rate > 0").optional(),
+      rate: z.number({ error: "expected a request rate ≥ 1 per second" }).min(1, { error: "expected a request rate ≥ 1 per second" }).optional(),
     },
     { error: "expected a traffic section with at least a file" },
   ),
@@ -244,13 +249,36 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
   const slo: Slo = {};
   for (const [kpi, value] of Object.entries(raw.slo) as [KpiName, number | string][]) {
     const bound = parseKpiBound(kpi, value);
-    if (bound === undefined) {
+    if (bound === undefined || bound < 0) {
       issues.push({ path: ["slo", kpi], message: `expected a bound for ${kpi} like ${kpi.startsWith("latency.") ? '"200ms"' : kpi.endsWith(".rate") ? '"1%"' : "a number"}, got ${show(value)}` });
+    } else if (kpi.endsWith(".rate") && bound > 1) {
+      issues.push({ path: ["slo", kpi], message: `expected a rate between 0 and 100%, got ${show(value)}` });
     } else slo[kpi] = bound;
   }
 
   const objective: Objective =
     "minimize" in raw.objective ? { kpi: raw.objective.minimize, goal: "minimize" } : { kpi: raw.objective.maximize, goal: "maximize" };
+  const natural = KPI_INFO[objective.kpi].better === "lower" ? "minimize" : "maximize";
+  if (objective.goal !== natural) {
+    issues.push({ path: ["objective", objective.goal], message: `expected ${natural} for ${objective.kpi} (${KPI_INFO[objective.kpi].better} is better)` });
+  }
+
+  // Docker refuses quotas below 0.01 CPUs and limits below 6 MiB: a shadow's share must clear them
+  const { fraction } = raw.shadows;
+  if (workload.resources.cpus * fraction < MIN_SHADOW_CPUS) {
+    issues.push({ path: ["workload", "resources", "cpus"], message: `expected at least ${MIN_SHADOW_CPUS / fraction} CPUs: a shadow gets × ${fraction}, and Docker needs ≥ ${MIN_SHADOW_CPUS}` });
+  }
+  if (workload.resources.memory * fraction < MIN_SHADOW_MEMORY_MIB) {
+    issues.push({ path: ["workload", "resources", "memory"], message: `expected at least ${MIN_SHADOW_MEMORY_MIB / fraction} MiB: a shadow gets × ${fraction}, and Docker needs ≥ ${MIN_SHADOW_MEMORY_MIB} MiB` });
+  }
+  parameters.forEach((p) => {
+    if (p.type !== "int" && p.type !== "float") return;
+    const i = raw.parameters.findIndex((r) => r.name === p.name);
+    const minimum = p.apply.kind === "cpus" ? MIN_SHADOW_CPUS : p.apply.kind === "memory" ? MIN_SHADOW_MEMORY_MIB : undefined;
+    if (minimum !== undefined && p.min * fraction < minimum) {
+      issues.push({ path: ["parameters", i, "range"], message: `expected a minimum of at least ${minimum / fraction}: a shadow gets × ${fraction}, and Docker needs ≥ ${minimum}${p.apply.kind === "memory" ? " MiB" : " CPUs"}` });
+    }
+  });
 
   const { traffic } = raw;
   if (traffic.warmup > 0 && traffic.warmup < 500) issues.push({ path: ["traffic", "warmup"], message: "expected 0 or at least 500ms" });

@@ -5,9 +5,6 @@
 import type { ShadowSpec } from "./ports.js";
 import type { Configuration, ParameterCatalog, WorkloadProfile } from "./types.js";
 
-/** Docker refuses CPU quotas below 0.01 cores and memory limits below 6 MiB. */
-const MIN_CPUS = 0.01;
-const MIN_MEMORY_MIB = 6;
 
 export function shadowSpecFor(input: {
   workload: WorkloadProfile;
@@ -51,8 +48,9 @@ export function shadowSpecFor(input: {
     port: input.port,
     env,
     ...(command ? { command } : {}),
-    cpus: Math.max(MIN_CPUS, round(cpus * fraction, 3)),
-    memoryMiB: Math.max(MIN_MEMORY_MIB, Math.round(memoryMiB * fraction)),
+    // the config schema guarantees these clear Docker's minimums (0.01 CPUs, 6 MiB)
+    cpus: round(cpus * fraction, 3),
+    memoryMiB: Math.round(memoryMiB * fraction),
     readyPath: workload.ready.path,
     readyTimeoutMs: workload.ready.timeoutMs,
     config,

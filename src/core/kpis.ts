@@ -4,6 +4,7 @@
  */
 import type { LoadResult, ResourceUsage, WindowStats } from "./ports.js";
 import { KPI_NAMES, type Kpis } from "./types.js";
+import { stdev } from "./stats.js";
 
 export function kpisFrom(load: LoadResult, usage: ResourceUsage): { kpis: Kpis; spread: Kpis } {
   if (load.requests === 0) throw new Error(`no response in the measured window (${load.errors} errors)`);
@@ -41,17 +42,4 @@ export function kpisFrom(load: LoadResult, usage: ResourceUsage): { kpis: Kpis; 
     if (!Number.isFinite(kpis[name])) throw new Error(`measured ${name} is not a number (${kpis[name]})`);
   }
   return { kpis, spread };
-}
-
-export function stdev(values: number[]): number {
-  if (values.length < 2) return 0;
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1));
-}
-
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -2,7 +2,7 @@
  * The ports the pipeline is written against. Adapters (Testcontainers, autocannon,
  * the file system, GitHub) implement them; the core never imports those libraries.
  */
-import type { Configuration } from "./types.js";
+import type { Configuration, History } from "./types.js";
 
 /** One request to replay, already sampled and anonymised. */
 export interface ReplayRequest {
@@ -40,7 +40,10 @@ export interface ResourceUsage {
   cpuSeconds: number;
   /** peak working-set memory in MiB (usage minus inactive file cache) */
   memoryPeakMiB: number;
-  /** standard deviation of the per-sample CPU % (spread) */
+  /**
+   * spread: standard deviation (n − 1) of the CPU % over ~250 ms sub-intervals of the window
+   * (~1 s with the Docker stats fallback); 0 when the window holds fewer than two
+   */
   cpuPercentSd?: number;
   /** number of stats samples behind these figures */
   samples: number;
@@ -56,7 +59,7 @@ export interface RunningShadow {
   readonly name: string;
   /** base URL on loopback, e.g. http://127.0.0.1:40123 */
   readonly url: string;
-  /** start sampling CPU and memory (Docker stats API) */
+  /** start sampling CPU and memory: the container's cgroup files when this host can read them, else the Docker stats API */
   sampleResources(): ResourceSampler;
   /** what Docker applied: for checks and reports */
   inspectLimits(): Promise<{ nanoCpus: number; memoryBytes: number; env: string[]; cmd: string[] }>;
@@ -64,10 +67,20 @@ export interface RunningShadow {
 }
 
 export interface ShadowRuntime {
-  /** build the workload image (or check a given one exists); returns the image reference */
-  prepareImage(source: { kind: "build"; context: string; dockerfile: string } | { kind: "image"; image: string }): Promise<string>;
-  /** start a shadow and wait until it is ready; on failure nothing is left running */
-  start(spec: ShadowSpec): Promise<RunningShadow>;
+  /**
+   * build the workload image (or check a given one exists); returns the image reference.
+   * Never pulls: a missing base image fails before the build. `signal` aborts the build (its
+   * partial image is removed) and rejects with the reason's message.
+   */
+  prepareImage(
+    source: { kind: "build"; context: string; dockerfile: string } | { kind: "image"; image: string },
+    signal?: AbortSignal,
+  ): Promise<string>;
+  /**
+   * start a shadow and wait until it is ready; on failure nothing is left running. `signal`
+   * aborts the start at once (the readiness wait gives up and the container is removed).
+   */
+  start(spec: ShadowSpec, signal?: AbortSignal): Promise<RunningShadow>;
   /** stop and remove every container of this run (label shadowgate=<runId>) */
   cleanup(): Promise<number>;
 }
@@ -119,4 +132,11 @@ export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   debug(message: string): void;
+}
+
+/** Where the history lives between runs: a local folder (CLI, tests) or the Actions cache. */
+export interface HistoryStore {
+  /** the workload's history; an empty one when there is none yet */
+  load(workload: string): Promise<History>;
+  save(history: History): Promise<void>;
 }

@@ -81,7 +81,7 @@ export const KPI_INFO: Record<KpiName, { better: "lower" | "higher"; unit: strin
   "throughput.rps": { better: "higher", unit: "req/s", label: "req/s" },
   "errors.rate": { better: "lower", unit: "", label: "errors" },
   "non2xx.rate": { better: "lower", unit: "", label: "non-2xx" },
-  "cpu.percent": { better: "lower", unit: "%", label: "CPU %" },
+  "cpu.percent": { better: "lower", unit: "% of a core", label: "CPU" },
   "memory.peakMiB": { better: "lower", unit: "MiB", label: "mem peak" },
   "cpu.secondsPerRequest": { better: "lower", unit: "CPU-ms/req", label: "CPU/req" },
 };

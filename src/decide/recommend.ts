@@ -4,7 +4,9 @@
  * 1. Candidates: the current configuration, the measured ones, and a Latin hypercube of a
  *    few thousand points over the whole space.
  * 2. Score each on the model: SLO violation on the pessimistic side of the interval (hi for
- *    lower-is-better KPIs, lo for throughput) first, then the objective's predicted mean,
+ *    lower-is-better KPIs, lo for throughput) first; near-ties there (within 1%, common with
+ *    few trials, when the interval's pessimistic side is the same few trees everywhere) go
+ *    to the smaller violation on the predicted means; then the objective's predicted mean,
  *    then (exact ties, common with trees) the smaller relative sd, then the fewer changes.
  * 3. Refine the best few by coordinate search in the unit hypercube (steps halving from
  *    0.2; every other value of enums and bools).
@@ -15,7 +17,11 @@
  *    passes is recommended — often a measured configuration, when the best by the mean is an
  *    extrapolation the trees disagree on. None passes: keep the current configuration
  *    (`best` still says what the search found, e.g. for the next run to measure). When the
- *    current configuration risks an SLO, the candidate that risks it least is recommended.
+ *    current configuration risks an SLO, the candidate that risks it clearly less (by ≥ 10%
+ *    on the pessimistic side) is recommended. When none does (wide intervals: few trials),
+ *    a candidate that meets the SLOs on the predicted means while the current one breaches
+ *    them there is still recommended if it is better on the objective in at least
+ *    `confidence` of the paired draws.
  */
 import {
   KPI_INFO,
@@ -110,6 +116,8 @@ interface Scored {
   key: string;
   predicted: Partial<KpiPredictions>;
   violation: number;
+  /** SLO violation on the predicted means (≤ violation) */
+  meanViolation: number;
   /** objective mean, oriented so lower is better */
   cost: number;
   /** relative sd of the objective */
@@ -149,10 +157,19 @@ export function sloBreaches(predicted: Partial<KpiPredictions>, slo: Slo): SloBr
   return out;
 }
 
+/** Relative tolerance within which two SLO violations count as tied. */
+const VIOLATION_TIE = 0.01;
+
+/** Whether two SLO violations are equal within VIOLATION_TIE (relative) or 1e-12 (absolute). */
+function violationsTie(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-12 + VIOLATION_TIE * Math.max(Math.abs(a), Math.abs(b));
+}
+
 /** Negative when a ranks before b. */
 function compare(a: Scored, b: Scored): number {
   const tol = 1e-12;
-  if (Math.abs(a.violation - b.violation) > tol) return a.violation - b.violation;
+  if (!violationsTie(a.violation, b.violation)) return a.violation - b.violation;
+  if (!violationsTie(a.meanViolation, b.meanViolation)) return a.meanViolation - b.meanViolation;
   if (Math.abs(a.cost - b.cost) > tol * Math.max(1, Math.abs(a.cost), Math.abs(b.cost))) return a.cost - b.cost;
   if (Math.abs(a.relSd - b.relSd) > tol) return a.relSd - b.relSd;
   return a.distance - b.distance;
@@ -230,6 +247,7 @@ export function recommend(input: RecommendInput): Recommendation {
         key: configKey(catalog, config),
         predicted,
         violation: sloViolation(predicted, slo, "pessimistic"),
+        meanViolation: sloViolation(predicted, slo, "mean"),
         cost: objective.goal === "minimize" ? m : -m,
         relSd: p ? p.sd / Math.max(Math.abs(p.mean), 1e-12) : Infinity,
         distance: unit.reduce((s, x, d) => s + (x - (currentUnit[d] as number)) ** 2, 0),
@@ -294,7 +312,9 @@ export function recommend(input: RecommendInput): Recommendation {
   // the current one, with paired draws: the best by the mean is often an extrapolation the
   // trees disagree on, while a slightly worse configuration is credibly better.
   const ranked = [...pool.values()].sort(compare);
-  const top = ranked.filter((s) => s.key !== currentScored.key && s.violation <= currentScored.violation);
+  const top = ranked.filter(
+    (s) => s.key !== currentScored.key && (s.violation <= currentScored.violation || violationsTie(s.violation, currentScored.violation)),
+  );
   const judged = top.length > 0 ? model.predict([current, ...top.map((s) => s.config)], { ...predictOptions, draws: true }) : [];
   const currentWithDraws = judged[0] ?? currentPredicted;
   const candidates: (Candidate & { scored: Scored })[] = top.map((s, i) => {
@@ -336,23 +356,55 @@ export function recommend(input: RecommendInput): Recommendation {
     evaluated,
   });
 
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const share = (x: number): string => `${(x * 100).toFixed(0)}%`;
+  const needs = `needs ≥ ${share(minImprovement)} in ≥ ${share(confidence)} of paired tree predictions`;
+
   if (currentScored.violation > 0) {
-    // The current configuration risks an SLO: the least violation wins, objective second.
+    // The current configuration risks an SLO: a clearly smaller pessimistic violation wins
+    // (candidates are ranked by it, then by the violation on the means, then the objective).
     const safer = candidates.find((c) => c.scored.violation < currentScored.violation * 0.9 - 1e-9);
     if (safer) {
       return take(
         safer,
         safer.scored.violation === 0
           ? "the current configuration risks an SLO; this one is predicted to meet every SLO"
-          : "no configuration is predicted to meet every SLO; this one violates them least",
+          : `no configuration is predicted to meet every SLO on the pessimistic side of the model's intervals; this one violates them least${
+              safer.scored.meanViolation === 0 ? " and meets them on the predicted means" : ""
+            }`,
       );
     }
-    const out = keep(
-      feasible
-        ? "the current configuration risks an SLO and no change is predicted to reduce that risk credibly"
-        : "no configuration is predicted to meet every SLO, and none is predicted to violate them less than the current one",
-      best,
-    );
+    // None clearly safer on the pessimistic side (with few trials the intervals are wide and
+    // their pessimistic side is much the same everywhere): still a change when the current
+    // configuration breaches an SLO on the predicted mean, a candidate meets every SLO there,
+    // and it is credibly better on the objective.
+    const onMean =
+      currentScored.meanViolation > 0 ? candidates.filter((c) => c.scored.meanViolation === 0) : [];
+    const credibleOnMean = onMean.find((c) => c.probabilityBetter >= confidence);
+    if (credibleOnMean) {
+      return take(
+        credibleOnMean,
+        `no configuration is predicted to meet every SLO on the pessimistic side of the model's intervals (too uncertain); the current one breaches them on the predicted mean, this one meets them there and is ${
+          credibleOnMean.improvement >= 0 ? `predicted ${pct(credibleOnMean.improvement)} better` : `predicted ${pct(-credibleOnMean.improvement)} worse on the mean but better`
+        } on ${kpi} in ${share(credibleOnMean.probabilityBetter)} of paired tree predictions`,
+      );
+    }
+    let reason: string;
+    const firstOnMean = onMean[0];
+    const least = Math.min(...candidates.map((c) => c.scored.violation));
+    const lessBy = least < currentScored.violation ? 1 - least / currentScored.violation : 0;
+    if (feasible) {
+      reason = "the current configuration risks an SLO and no change is predicted to reduce that risk credibly";
+    } else if (firstOnMean) {
+      reason = `no configuration is predicted to meet every SLO on the pessimistic side of the model's intervals; the current one breaches them on the predicted mean, and the best configuration found that meets them there is better on ${kpi} in only ${share(
+        firstOnMean.probabilityBetter,
+      )} of paired tree predictions (needs ≥ ${share(confidence)}), too uncertain for a change`;
+    } else if (lessBy > 0) {
+      reason = `no configuration is predicted to meet every SLO, and none is predicted to violate them clearly less than the current one (the best found, ${pct(lessBy)} less; a change needs ≥ 10% less)`;
+    } else {
+      reason = "no configuration is predicted to meet every SLO, and none is predicted to violate them less than the current one";
+    }
+    const out = keep(reason, best);
     return { ...out, feasible };
   }
 
@@ -362,15 +414,20 @@ export function recommend(input: RecommendInput): Recommendation {
   if (credible) {
     return take(
       credible,
-      `predicted ${(credible.improvement * 100).toFixed(1)}% better on ${kpi}, better in ${(credible.probabilityBetter * 100).toFixed(0)}% of paired tree predictions`,
+      `predicted ${pct(credible.improvement)} better on ${kpi}, better in ${share(credible.probabilityBetter)} of paired tree predictions`,
     );
   }
-  const out = keep(
-    best === undefined
-      ? `no configuration is predicted better than the current one on ${kpi}`
-      : `the best configuration found is predicted ${(best.improvement * 100).toFixed(1)}% better on ${kpi}, which is within the model's uncertainty (needs ≥ ${(minImprovement * 100).toFixed(0)}% in ≥ ${(confidence * 100).toFixed(0)}% of paired tree predictions)`,
-    best,
-  );
+  let reason: string;
+  if (best === undefined || best.improvement <= 0) {
+    reason = `no configuration is predicted better than the current one on ${kpi}`;
+  } else if (best.improvement < minImprovement) {
+    reason = `the best configuration found is predicted only ${pct(best.improvement)} better on ${kpi}, too little for a change (${needs})`;
+  } else {
+    reason = `the best configuration found is predicted ${pct(best.improvement)} better on ${kpi}, but in only ${share(
+      best.probabilityBetter,
+    )} of paired tree predictions, which is within the model's uncertainty (${needs})`;
+  }
+  const out = keep(reason, best);
   return { ...out, feasible: true };
 }
 

@@ -9,12 +9,12 @@
  * timer fires: autocannon only notices `stop()` at its next sample tick, and a nominal "5 s" of
  * autocannon can last 6 s — the elapsed time we divide by is the one we measured.
  */
+import { silentLogger } from "../core/errors.js";
 import autocannon from "autocannon";
 import type { LoadDriver, LoadOptions, LoadResult, Logger, ReplayRequest } from "../core/ports.js";
 import { LatencyRecorder } from "./latency.js";
 import { assertLoopback, rotated, rotationFor, toCannonRequests } from "./requests.js";
 
-const silent: Logger = { info: () => undefined, warn: () => undefined, debug: () => undefined };
 
 /** LoadResult plus detail that tests and logs use. */
 export interface AutocannonLoadResult extends LoadResult {
@@ -55,7 +55,7 @@ export class AutocannonDriver implements LoadDriver {
   private readonly tickMs: number;
 
   constructor(options: AutocannonDriverOptions = {}) {
-    this.logger = options.logger ?? silent;
+    this.logger = options.logger ?? silentLogger;
     this.tickMs = options.tickMs ?? 25;
   }
 

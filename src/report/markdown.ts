@@ -4,6 +4,7 @@
 import { markdownTable } from "markdown-table";
 import { KPI_INFO, KPI_NAMES, type KpiName, type ParameterSpec } from "../core/types.js";
 import type { RunResult } from "../pipeline.js";
+import { mean } from "../core/stats.js";
 import { describeConfig, formatKpi, formatMeasured, formatPrediction, formatValue, kpiLabel } from "./format.js";
 
 /** KPIs shown in the trials table, in order: all of them. */
@@ -26,7 +27,7 @@ export function renderReport(result: RunResult): string {
     "",
     trialsTable(result),
     "",
-    `Measured on shadows with ${formatValue(result.shadows.fraction * 100)}% of the primary's ${formatValue(result.shadows.primaryCpus)} CPUs / ${formatValue(result.shadows.primaryMemoryMiB)} MiB, ${result.shadows.parallel} side by side; ± is the standard deviation across the measured sub-windows. ★ marks the current configuration (this run's anchor).`,
+    `Measured on shadows with ${formatValue(result.shadows.fraction * 100)}% of the primary's ${formatValue(result.shadows.primaryCpus)} CPUs / ${formatValue(result.shadows.primaryMemoryMiB)} MiB, ${result.shadows.parallel} side by side; ± is the standard deviation across the measured sub-windows; CPU is in % of one core. ★ marks the current configuration (this run's anchor).`,
     ...failuresSection(result),
     "",
     "## Model",
@@ -151,10 +152,6 @@ function runSection(result: RunResult): string {
     `- Image \`${escapeText(result.image)}\`; run \`${escapeText(result.runId)}\`.`,
     `- Time: ${seconds(t.totalMs)} in all — image ${seconds(t.imageMs)}, shadows start/stop ${seconds(t.startStopMs)}, load ${seconds(t.loadMs)}, training ${seconds(t.trainMs)}, recommendation ${seconds(t.recommendMs)}.`,
   ].join("\n");
-}
-
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 /** Pipes would end a table cell; newlines would end the row. */

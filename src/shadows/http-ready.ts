@@ -22,12 +22,24 @@ export interface HttpReadyOptions {
   onReady?: (elapsedMs: number) => void;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` fires. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
-/** One GET; resolves with the status code, rejects with the connection error. */
-function probe(url: string, timeoutMs: number): Promise<number> {
+/** One GET; resolves with the status code, rejects with the connection error (or the abort). */
+function probe(url: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs, ...(signal ? { signal } : {}) }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -69,21 +81,28 @@ export class HttpReadyWaitStrategy implements WaitStrategy {
     let lastError = "no attempt made";
     let lastStateCheck = 0;
     let interval = 25;
-    for (;;) {
+    const checkAborted = (): void => {
       if (signal?.aborted) {
         const reason: unknown = signal.reason;
-        throw new Error(`shadow ${name}: start aborted (${reason instanceof Error ? reason.message : String(reason ?? "runtime shutting down")})`);
+        throw new Error(`shadow ${name}: start aborted (${reason instanceof Error ? reason.message : String(reason ?? "runtime shutting down")})`, {
+          cause: reason,
+        });
       }
+    };
+    for (;;) {
+      checkAborted();
       const remaining = deadline - performance.now();
       if (remaining <= 0) break;
       try {
-        const status = await probe(this.url, Math.max(50, Math.min(2000, remaining)));
+        // the probe and the pause below end at once when the signal fires
+        const status = await probe(this.url, Math.max(50, Math.min(2000, remaining)), signal);
         if (status >= 200 && status < 300) {
           this.options.onReady?.(performance.now() - started);
           return;
         }
         lastError = `HTTP ${status}`;
       } catch (error) {
+        checkAborted();
         lastError = error instanceof Error ? error.message : String(error);
       }
       // A container that has exited will never become ready: say so at once.
@@ -98,7 +117,7 @@ export class HttpReadyWaitStrategy implements WaitStrategy {
           break;
         }
       }
-      await sleep(Math.min(interval, Math.max(0, deadline - performance.now())));
+      await sleep(Math.min(interval, Math.max(0, deadline - performance.now())), signal);
       interval = Math.min(200, interval * 1.5);
     }
     const elapsed = Math.round(performance.now() - started);

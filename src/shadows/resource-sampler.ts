@@ -13,11 +13,14 @@
  *   that interval can start and end up to a second after the calls. Prefer long windows there.
  *
  * CPU-seconds = Δ cumulative CPU ns / 1e9; CPU % of one core = CPU-seconds / elapsed × 100.
+ * Spread (cpuPercentSd) = sample standard deviation of the CPU % of consecutive sub-intervals:
+ * ~250 ms (the polling interval) from the cgroup files, ~1 s (the stream's) from the stats API.
  * Memory = working set = usage − inactive file cache (cgroup v1 total_inactive_file, v2
  * inactive_file), peak over the readings: a peak shorter than the polling interval can be missed.
  */
 import { promises as fs } from "node:fs";
 import type { ResourceSampler, ResourceUsage } from "../core/ports.js";
+import { stdev } from "../core/stats.js";
 import type { Dockerode } from "./docker.js";
 
 /** ResourceUsage plus where it came from and the window it covers. */
@@ -68,11 +71,38 @@ function subMillisecond(iso: string): number {
   return Number(`0.${match[1].slice(3)}`);
 }
 
-/** Summarise readings in time order: CPU between first and last, memory peak over all. */
-export function summarise(readings: Reading[]): ResourceUsage & { windowS: number } {
+const cpuPercentBetween = (a: Reading, b: Reading): number => ((b.cpuNs - a.cpuNs) / 1e6 / (b.atMs - a.atMs)) * 100;
+
+/**
+ * CPU % of each sub-interval between readings in time order: consecutive readings are merged
+ * until an interval spans at least `minIntervalMs` (timer jitter, duplicate readings), and a
+ * shorter remainder at the end joins the last interval. Empty for fewer than two readings.
+ */
+export function cpuPercents(readings: Reading[], minIntervalMs: number): number[] {
+  const bounds: Reading[] = [];
+  for (const reading of readings) {
+    const start = bounds[bounds.length - 1];
+    if (!start || reading.atMs - start.atMs >= minIntervalMs) bounds.push(reading);
+  }
+  const last = readings[readings.length - 1];
+  if (last && bounds.length > 0 && bounds[bounds.length - 1] !== last) {
+    // the remainder is shorter than minIntervalMs: extend the last interval to the last reading
+    if (bounds.length >= 2) bounds[bounds.length - 1] = last;
+    else if (last.atMs > (bounds[0] as Reading).atMs) bounds.push(last);
+  }
+  const percents: number[] = [];
+  for (let i = 1; i < bounds.length; i++) percents.push(cpuPercentBetween(bounds[i - 1] as Reading, bounds[i] as Reading));
+  return percents.filter(Number.isFinite);
+}
+
+/**
+ * Summarise readings in time order: CPU between first and last, its spread over sub-intervals of
+ * at least `spreadMinIntervalMs` (0 for fewer than two), memory peak over all.
+ */
+export function summarise(readings: Reading[], spreadMinIntervalMs = 200): ResourceUsage & { windowS: number } {
   const first = readings[0];
   const last = readings[readings.length - 1];
-  if (!first || !last) return { cpuPercent: 0, cpuSeconds: 0, memoryPeakMiB: 0, samples: 0, windowS: 0 };
+  if (!first || !last) return { cpuPercent: 0, cpuSeconds: 0, memoryPeakMiB: 0, cpuPercentSd: 0, samples: 0, windowS: 0 };
   const cpuSeconds = Math.max(0, (last.cpuNs - first.cpuNs) / 1e9);
   const elapsedS = (last.atMs - first.atMs) / 1000;
   const peak = readings.reduce((max, r) => Math.max(max, r.memoryBytes), 0);
@@ -80,6 +110,7 @@ export function summarise(readings: Reading[]): ResourceUsage & { windowS: numbe
     cpuPercent: elapsedS > 0 ? (cpuSeconds / elapsedS) * 100 : 0,
     cpuSeconds,
     memoryPeakMiB: peak / 2 ** 20,
+    cpuPercentSd: stdev(cpuPercents(readings, spreadMinIntervalMs)),
     samples: readings.length,
     windowS: elapsedS,
   };
@@ -169,6 +200,7 @@ export class CgroupCounters {
  */
 export class CgroupSampler implements ShadowSampler {
   private readonly readings: Promise<Reading | undefined>[] = [];
+  private readonly spreadMinIntervalMs: number;
   private readonly timer: NodeJS.Timeout;
   private stopping: Promise<SampledUsage> | undefined;
 
@@ -177,6 +209,8 @@ export class CgroupSampler implements ShadowSampler {
     private readonly name: string,
     pollMs = 250,
   ) {
+    // sub-intervals of about one polling period (a late tick must not split one in two)
+    this.spreadMinIntervalMs = pollMs * 0.8;
     this.readings.push(counters.read());
     this.timer = setInterval(() => this.readings.push(counters.read()), pollMs);
     this.timer.unref();
@@ -189,7 +223,7 @@ export class CgroupSampler implements ShadowSampler {
       const readings = (await Promise.all(this.readings)).filter((r): r is Reading => r !== undefined);
       if (readings.length === 0) throw new Error(`shadow ${this.name}: no cgroup readings (container gone?)`);
       readings.sort((a, b) => a.atMs - b.atMs);
-      return { ...summarise(readings), source: "cgroup" as const };
+      return { ...summarise(readings, this.spreadMinIntervalMs), source: "cgroup" as const };
     })();
     return this.stopping;
   }
@@ -267,7 +301,8 @@ export class DockerStatsSampler implements ShadowSampler {
       if (readings.length === 0) {
         throw new Error(`shadow ${this.name}: no stats readings from container ${this.containerId.slice(0, 12)}`);
       }
-      return { ...summarise(readings), source: "docker-api" as const };
+      // the stream reads once a second: spread over ~1 s sub-intervals
+      return { ...summarise(readings, 500), source: "docker-api" as const };
     })();
     return this.stopping;
   }

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
+import { errorText } from "../core/errors.js";
 import type { Logger, RunningShadow, ShadowRuntime, ShadowSpec } from "../core/ports.js";
 import {
   assertDockerAvailable,
@@ -21,14 +22,14 @@ import {
   type Dockerode,
 } from "./docker.js";
 import { HttpReadyWaitStrategy } from "./http-ready.js";
-import { buildImage } from "./image-build.js";
-import { portAnswers } from "./ports.js";
+import { abortError, assertBaseImagesLocal, buildImage } from "./image-build.js";
+import { portAnswers } from "./free-port.js";
 import { CgroupCounters, CgroupSampler, DockerStatsSampler, type ShadowSampler } from "./resource-sampler.js";
 
 export type { SampledUsage, ShadowSampler } from "./resource-sampler.js";
 
 export { assertDockerAvailable, dockerAvailable, removeAllShadowgateContainers } from "./docker.js";
-export { findFreePort } from "./ports.js";
+export { findFreePort } from "./free-port.js";
 
 const NAME_LABEL = `${RUN_LABEL}.name`;
 const CONFIG_LABEL = `${RUN_LABEL}.config`;
@@ -73,10 +74,6 @@ function sanitiseTagPart(value: string, fallback: string): string {
   return (cleaned || fallback).slice(0, 100);
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export class TestcontainersRuntime implements ShadowRuntime {
   readonly runId: string;
   private readonly logger: Logger;
@@ -102,9 +99,19 @@ export class TestcontainersRuntime implements ShadowRuntime {
     this.statsSource = options.stats ?? "auto";
   }
 
-  async prepareImage(source: ImageSource): Promise<string> {
+  /**
+   * Build the image (or check a given one exists). Never pulls: every base image of the
+   * Dockerfile must be in the local engine, else it fails before building. `signal` aborts a
+   * build (the stream is closed, the partial image removed) with the reason's message.
+   */
+  async prepareImage(source: ImageSource, signal?: AbortSignal): Promise<string> {
+    const checkAborted = (): void => {
+      if (signal?.aborted) throw abortError(signal, "image build aborted");
+    };
+    checkAborted();
     await assertDockerAvailable();
     const docker = await getDockerode();
+    checkAborted();
     if (source.kind === "image") {
       try {
         await docker.getImage(source.image).inspect();
@@ -118,14 +125,14 @@ export class TestcontainersRuntime implements ShadowRuntime {
       }
       return source.image;
     }
-    return this.build(docker, source.context, source.dockerfile);
+    return this.build(docker, source.context, source.dockerfile, signal);
   }
 
   /**
    * The Dockerfile: absolute, or relative to the context (as in Compose). It must lie inside the
    * context, because the engine reads it from the context archive.
    */
-  private async build(docker: Dockerode, contextIn: string, dockerfileIn: string): Promise<string> {
+  private async build(docker: Dockerode, contextIn: string, dockerfileIn: string, signal?: AbortSignal): Promise<string> {
     const context = path.resolve(contextIn);
     const dockerfile = path.resolve(context, dockerfileIn);
     const what = `Dockerfile ${dockerfile} (context ${context})`;
@@ -137,6 +144,8 @@ export class TestcontainersRuntime implements ShadowRuntime {
     if (relative.startsWith("../") || path.isAbsolute(relative)) {
       throw new Error(`image build failed for ${what}: the Dockerfile must be inside the build context`);
     }
+    // the legacy builder would pull a missing base image: refuse before building
+    await assertBaseImagesLocal(docker, dockerfile);
 
     const name = sanitiseTagPart(path.basename(context), "workload");
     const base = `shadowgate/${name}:${sanitiseTagPart(this.runId, "run")}`;
@@ -146,13 +155,19 @@ export class TestcontainersRuntime implements ShadowRuntime {
     const started = performance.now();
     this.logger.info(`building ${what} as ${tag}`);
     try {
-      await buildImage(docker, {
-        context,
-        dockerfile: relative,
-        tag,
-        labels: { [RUN_LABEL]: this.runId, [`${RUN_LABEL}.dockerfile`]: dockerfile },
-      });
+      await buildImage(
+        docker,
+        {
+          context,
+          dockerfile: relative,
+          tag,
+          labels: { [RUN_LABEL]: this.runId, [`${RUN_LABEL}.dockerfile`]: dockerfile },
+        },
+        signal,
+      );
     } catch (error) {
+      // an abort says why in its own words (e.g. "run timed out after 600 s; shadows stopped")
+      if (signal?.aborted) throw error;
       const tail = (error as { buildTail?: string[] }).buildTail ?? [];
       throw new Error(
         `image build failed for ${what}: ${errorText(error)}` +
@@ -169,16 +184,27 @@ export class TestcontainersRuntime implements ShadowRuntime {
     return tag;
   }
 
-  start(spec: ShadowSpec): Promise<RunningShadow> {
-    const starting = this.startShadow(spec);
+  /**
+   * Start a shadow and wait until it is ready. `signal` (like cleanup()) aborts the start: the
+   * readiness wait gives up at once, the container is removed, and the promise rejects with
+   * `shadow <name>: start aborted (<reason>)`.
+   */
+  start(spec: ShadowSpec, signal?: AbortSignal): Promise<RunningShadow> {
+    const starting = this.startShadow(spec, signal);
     const tracked = starting.catch(() => undefined);
     this.inflight.add(tracked);
     void tracked.finally(() => this.inflight.delete(tracked));
     return starting;
   }
 
-  private async startShadow(spec: ShadowSpec): Promise<RunningShadow> {
+  private async startShadow(spec: ShadowSpec, signal?: AbortSignal): Promise<RunningShadow> {
     validateSpec(spec);
+    // the caller's signal and cleanup()'s, whichever fires first
+    const abort = signal ? AbortSignal.any([this.starts.signal, signal]) : this.starts.signal;
+    const checkAborted = (): void => {
+      if (abort.aborted) throw startAborted(spec.name, abort);
+    };
+    checkAborted();
     const docker = await getDockerode();
     try {
       await docker.getImage(spec.image).inspect();
@@ -191,6 +217,7 @@ export class TestcontainersRuntime implements ShadowRuntime {
     if (await portAnswers(spec.port)) {
       throw new Error(`shadow ${spec.name}: port ${spec.port} on 127.0.0.1 is already in use (pick another, e.g. findFreePort())`);
     }
+    checkAborted();
 
     const startId = randomUUID();
     const nanoCpus = Math.round(spec.cpus * 1e9);
@@ -201,7 +228,7 @@ export class TestcontainersRuntime implements ShadowRuntime {
       port: spec.port,
       path: spec.readyPath,
       timeoutMs: spec.readyTimeoutMs,
-      signal: this.starts.signal,
+      signal: abort,
       docker,
       onReady: (ms) => (readyMs = ms),
     });
@@ -233,6 +260,15 @@ export class TestcontainersRuntime implements ShadowRuntime {
       throw new Error(message.startsWith(`shadow ${spec.name}`) ? message : `shadow ${spec.name}: start failed: ${message}`);
     }
     const startToReadyMs = performance.now() - t0;
+    if (abort.aborted) {
+      // aborted just as it became ready: do not hand out a shadow nobody will stop
+      await started.stop({ timeout: 0, remove: true, removeVolumes: true }).catch(() =>
+        removeAllShadowgateContainers(this.runId, `${START_LABEL}=${startId}`).catch((cleanupError: unknown) =>
+          this.logger.warn(`shadow ${spec.name}: removing the aborted container: ${errorText(cleanupError)}`),
+        ),
+      );
+      throw startAborted(spec.name, abort);
+    }
     let counters: CgroupCounters | undefined;
     if (this.statsSource === "auto") {
       const pid = await docker
@@ -293,6 +329,14 @@ export class TestcontainersRuntime implements ShadowRuntime {
     this.builtImages.clear();
     return removed;
   }
+}
+
+/** The error of an aborted start (the readiness wait words it the same way). */
+function startAborted(name: string, signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return new Error(`shadow ${name}: start aborted (${reason instanceof Error ? reason.message : String(reason ?? "runtime shutting down")})`, {
+    cause: reason,
+  });
 }
 
 function validateSpec(spec: ShadowSpec): void {
@@ -408,8 +452,17 @@ export type SignalCleanup = (() => void) & {
   uninstall(): void;
 };
 
+/** The signals installSignalCleanup handles, with the shell's exit code for each (128 + n). */
+export const CLEANUP_SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGQUIT: 131,
+  SIGTERM: 143,
+};
+
 /**
- * On SIGINT/SIGTERM: call `onSignal`, remove this run's containers, then exit with 130/143.
+ * On SIGINT/SIGTERM/SIGHUP/SIGQUIT: call `onSignal`, remove this run's containers, then exit
+ * with 128 + the signal's number (130/143/129/131).
  * A second signal while cleaning up exits at once. The cleanup is bounded (`timeoutMs`) so a
  * stuck engine cannot keep a cancelled job alive. The normal path still cleans up in `finally`:
  *
@@ -433,7 +486,7 @@ export function installSignalCleanup(
     return running;
   };
   const handler = (signal: NodeJS.Signals): void => {
-    const code = signal === "SIGINT" ? 130 : 143;
+    const code = CLEANUP_SIGNALS[signal] ?? 143;
     if (signalled) {
       logger.warn(`${signal} again: exiting without waiting for cleanup`);
       exit(code);
@@ -458,12 +511,11 @@ export function installSignalCleanup(
         exit(code);
       });
   };
+  const signals = Object.keys(CLEANUP_SIGNALS) as NodeJS.Signals[];
   const uninstall = (): void => {
-    process.off("SIGINT", handler);
-    process.off("SIGTERM", handler);
+    for (const signal of signals) process.off(signal, handler);
   };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
+  for (const signal of signals) process.on(signal, handler);
   return Object.assign(() => uninstall(), { run, uninstall });
 }
 

@@ -6,14 +6,9 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import type { Logger } from "../core/ports.js";
+import type { HistoryStore, Logger } from "../core/ports.js";
 import type { History } from "../core/types.js";
 import { KPI_NAMES } from "../core/types.js";
-
-export interface HistoryStore {
-  load(workload: string): Promise<History>;
-  save(history: History): Promise<void>;
-}
 
 export class LocalFolderStore implements HistoryStore {
   constructor(

@@ -75,10 +75,12 @@ function toReplayRequest(entry: unknown): ReplayRequest | string {
   if (typeof request.url !== "string") return "expected request.url";
   let url: URL;
   try {
-    url = new URL(request.url, "http://recorded.invalid");
+    // HAR 1.2: "Absolute URL of the request"
+    url = new URL(request.url);
   } catch {
-    return `expected a valid URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
+    return `expected an absolute URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
   }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `expected an http(s) URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
   const headers: Record<string, string> = {};
   if (Array.isArray(request.headers)) {
     for (const header of request.headers as { name?: unknown; value?: unknown }[]) {

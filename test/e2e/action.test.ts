@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ROOT, quickExampleConfig, runNode, shadowgateContainers } from "../helpers/run.js";
+import { ROOT, quickExampleConfig, runNode, shadowgateContainers, shadowgateImages } from "../helpers/run.js";
 
 const ACTION = path.join(ROOT, "dist/index.js");
 const node24 = execFileSync("bash", [path.join(ROOT, "scripts/ensure-node24.sh")], { encoding: "utf8" }).trim();
@@ -69,6 +69,7 @@ describe.each([
     expect(results.runId).toMatch(/^4242-1-/);
     expect(results.recommended.config).toEqual(recommended);
     expect(shadowgateContainers()).toEqual([]);
+    expect(shadowgateImages()).toEqual([]);
   });
 
   it("fails the step with one annotated error on a bad config, leaving nothing running", async () => {

@@ -15,6 +15,12 @@ export function shadowgateContainers(runId?: string): string[] {
   return out.split("\n").filter(Boolean);
 }
 
+/** Images built by Shadowgate runs (label key `shadowgate`); the base image has none. */
+export function shadowgateImages(): string[] {
+  const out = execFileSync("docker", ["images", "-q", "--filter", "label=shadowgate"], { encoding: "utf8" });
+  return out.split("\n").filter(Boolean);
+}
+
 export interface ProcessResult {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -8,13 +8,14 @@ import { existsSync, readFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadConfig } from "../../src/config/load.js";
-import { ROOT, EXAMPLE, quickExampleConfig, runNode, shadowgateContainers } from "../helpers/run.js";
+import { ROOT, EXAMPLE, quickExampleConfig, runNode, shadowgateContainers, shadowgateImages } from "../helpers/run.js";
 
 const CLI = path.join(ROOT, "bin/shadowgate.js");
 const INVALID = path.join(ROOT, "fixtures/invalid");
 
 afterEach(() => {
   expect(shadowgateContainers()).toEqual([]);
+  expect(shadowgateImages()).toEqual([]);
 });
 
 describe("shadowgate run (bundled CLI, real Docker)", () => {
@@ -74,6 +75,14 @@ describe("shadowgate run (bundled CLI, real Docker)", () => {
     const errorLines = result.stderr.split("\n").filter((line) => line.startsWith("shadowgate: error:"));
     expect(errorLines).toHaveLength(1);
     expect(errorLines[0]).toMatch(pattern);
+  });
+
+  it("stops after the first batch when the service answers the recording mostly with non-2xx", async () => {
+    const result = await runNode([CLI, "run", "--config", path.join(INVALID, "wrong-paths.yml")]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/shadowgate: error: the current configuration answered only 0% of the replayed requests with 2xx \(errors 0%, non-2xx 100%\): check that .*wrong-paths\.har matches the service/);
+    // 4 trials in batches of 2: the second batch never started
+    expect(result.stderr).not.toMatch(/trial 3\/4/);
   });
 
   it("fails clearly when no Docker engine answers", async () => {

@@ -80,11 +80,22 @@ objective: { maximize: throughput.rps }
     ["enum with one value", "parameters:\n  - { name: M, type: enum, values: [a] }\ncurrent: { M: a }", /parameters\[0\]\.values: expected a list of at least two values/],
     ["duplicate name", "parameters:\n  - { name: P, type: bool }\n  - { name: P, type: bool }\ncurrent: { P: true }", /parameters\[1\]\.name: expected a unique name/],
     ["fraction above one", "shadows: { fraction: 1.5 }", /shadows\.fraction: expected a fraction in \(0, 1\], got 1\.5/],
+    ["apply misspelt", "parameters:\n  - { name: P, type: bool, apply: environment }\ncurrent: { P: true }", /parameters\[0\]\.apply: expected one of "env", "arg", "cpus", "memory", or \{env: NAME\} \/ \{arg: "--flag=\{value\}"\}, got "environment"/],
+    ["error rate above 100%", "slo: { errors.rate: 150% }", /slo\.errors\.rate: expected a rate between 0 and 100%, got "150%"/],
+    ["maximising a latency", "objective: { maximize: latency.p99 }", /objective\.maximize: expected minimize for latency\.p99 \(lower is better\)/],
+    ["a CPU parameter whose shadow share is too small", "parameters:\n  - { name: c, type: float, range: [0.02, 1], apply: cpus }", /parameters\[0\]\.range: expected a minimum of at least 0\.04: a shadow gets × 0\.25, and Docker needs ≥ 0\.01 CPUs/],
     ["arg without command", "parameters:\n  - { name: P, type: int, range: [1, 8], apply: arg }\ncurrent: { P: 2 }", /parameters\[0\]\.apply: expected workload\.command/],
   ])("names the field and what was expected: %s", (_name, extra, pattern) => {
     const error = errorOf(`${minimal.trim()}\n${extra}\n`);
     expect(error.message).toMatch(pattern);
     expect(error.message.split("\n")).toHaveLength(1);
+  });
+
+  it("refuses a request rate below 1/s and a shadow memory below Docker's minimum", () => {
+    expect(errorOf("workload: { name: api }\ntraffic: { file: t.har, rate: 0.5 }\n").message).toMatch(/traffic\.rate: expected a request rate ≥ 1 per second, got 0\.5/);
+    expect(errorOf("workload: { name: api, resources: { memory: 16m } }\ntraffic: { file: t.har }\n").message).toMatch(
+      /workload\.resources\.memory: expected at least 24 MiB: a shadow gets × 0\.25, and Docker needs ≥ 6 MiB/,
+    );
   });
 
   it("reports invalid YAML with its line and column", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Configuration, History, Trial } from "../../src/core/types.js";
+import { KPI_NAMES, type Configuration, type History, type Kpis, type Trial } from "../../src/core/types.js";
 import { recommend, sloBreaches, sloViolation } from "../../src/decide/recommend.js";
 import { trainModels } from "../../src/model/forest.js";
 import { latinHypercube } from "../../src/search/lhs.js";
@@ -131,5 +131,97 @@ describe("recommend", () => {
     expect(rec.improvement).toBeGreaterThan(0.2);
     expect(rec.predicted["throughput.rps"]!.mean).toBeGreaterThan(rec.current.predicted["throughput.rps"]!.mean);
     expect(recommend(input)).toEqual(rec);
+  });
+
+  describe("with very few trials (wide intervals)", () => {
+    // One run: the anchor (the current configuration, p99 72.9 ms), a poor configuration and
+    // a clearly better one measured at 19.1 ms, against an SLO of p99 ≤ 60 ms. The intervals
+    // are so wide that the current and the better configuration share the same pessimistic
+    // bound: they tie on the pessimistic violation, and must not be judged equal.
+    const better: Configuration = { POOL: 12, CACHE: "lru", cpus: 1, GZIP: false };
+    const poor: Configuration = { POOL: 64, CACHE: "none", cpus: 0.25, GZIP: true };
+    const slo = { [p99]: 60 };
+    const measuredKpis = (ms: number): Kpis => {
+      const kpis = {} as Kpis;
+      for (const kpi of KPI_NAMES) kpis[kpi] = ms;
+      kpis["throughput.rps"] = 1000 / ms;
+      kpis["memory.peakMiB"] = 60;
+      kpis["errors.rate"] = 0;
+      kpis["non2xx.rate"] = 0;
+      return kpis;
+    };
+    const thinModel = (rows: [Configuration, number, boolean][]) => {
+      const trials: Trial[] = rows.map(([config, ms, anchor], i) => ({
+        id: `few-${i}`,
+        runId: "few",
+        at: new Date(Date.UTC(2026, 0, 1, 12, i)).toISOString(),
+        config,
+        kpis: measuredKpis(ms),
+        spread: measuredKpis(ms * 0.02),
+        anchor,
+        requests: 1000,
+      }));
+      const model = trainModels({ version: 1, workload: "few", trials }, catalog, { seed: 1, kpis: [p99, "throughput.rps", "memory.peakMiB"] });
+      return { model, measured: trials.map((t) => t.config) };
+    };
+    const three = thinModel([
+      [current, 72.9, true],
+      [poor, 158.9, false],
+      [better, 19.1, false],
+    ]);
+    const four = thinModel([
+      [current, 72.9, true],
+      [current, 71.6, true],
+      [poor, 158.9, false],
+      [better, 19.1, false],
+    ]);
+
+    it("reproduces the tie: no configuration meets the SLO pessimistically, the current one breaches it on the mean", () => {
+      const [now, other] = three.model.predict([current, better]);
+      expect(now![p99]!.hi).toBe(other![p99]!.hi);
+      expect(now![p99]!.hi).toBeGreaterThan(60);
+      expect(now![p99]!.mean).toBeGreaterThan(60);
+      expect(other![p99]!.mean).toBeLessThan(60);
+    });
+
+    it("ranks the configuration that meets the SLO on the mean first, and says why it is (not) taken", () => {
+      const rec = recommend({ model: three.model, catalog, current, slo, objective, seed: 1, measured: three.measured });
+      expect(rec.reason).not.toMatch(/violate them less/);
+      expect(rec.feasible).toBe(false);
+      expect(rec.currentBreaches).toMatchObject([{ kpi: p99, certainty: "likely" }]);
+      // the search's best is the better configuration, meeting the SLO on the mean
+      expect(rec.best.config).toEqual(better);
+      expect(rec.best.meetsSlo).toBe(false);
+      expect(sloViolation(rec.best.predicted, slo, "mean")).toBe(0);
+      // 3 rows: most trees cannot tell the two apart, so the default 90% is not reached
+      expect(rec.best.probabilityBetter).toBeLessThan(0.9);
+      expect(rec.keepCurrent).toBe(true);
+      expect(rec.meetsSlo).toBe(false);
+      expect(rec.meetsSloOnMean).toBe(false);
+      expect(rec.reason).toMatch(/meets them there is better on latency.p99 in only \d+% of paired tree predictions \(needs ≥ 90%\)/);
+      // with the paired draws passing the configured share, it is recommended
+      const confident = recommend({ model: three.model, catalog, current, slo, objective, seed: 1, measured: three.measured, confidence: 0.6 });
+      expect(confident.keepCurrent).toBe(false);
+      expect(confident.recommended).toEqual(better);
+      expect(confident.feasible).toBe(false);
+      expect(confident.meetsSlo).toBe(false);
+      expect(confident.meetsSloOnMean).toBe(true);
+      expect(confident.predicted[p99]!.mean).toBeLessThan(60);
+      expect(confident.improvement).toBeGreaterThan(0);
+      expect(confident.changed.sort()).toEqual(["POOL", "cpus"]);
+      expect(confident.reason).toMatch(/the current one breaches them on the predicted mean, this one meets them there/);
+    });
+
+    it("recommends the better configuration from four rows, consistent about the SLO", () => {
+      const rec = recommend({ model: four.model, catalog, current, slo, objective, seed: 1, measured: four.measured });
+      expect(rec.keepCurrent).toBe(false);
+      expect(rec.recommended).toEqual(better);
+      expect(rec.feasible).toBe(false);
+      expect(rec.meetsSlo).toBe(false);
+      expect(rec.meetsSloOnMean).toBe(true);
+      expect(rec.meetsSloOnMean).toBe(sloViolation(rec.predicted, slo, "mean") === 0);
+      expect(rec.meetsSlo).toBe(sloViolation(rec.predicted, slo, "pessimistic") === 0);
+      expect(rec.reason).toMatch(/violates them least and meets them on the predicted means/);
+    });
   });
 });

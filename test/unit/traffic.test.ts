@@ -26,7 +26,7 @@ describe("HAR import", () => {
           ],
           postData: { mimeType: "application/json", text: '{"qty":3}' },
         }),
-        entry({ method: "GET", url: "/healthz", headers: [] }),
+        entry({ method: "GET", url: "http://api.example.com/healthz", headers: [] }),
       ]),
       "t.har",
     );
@@ -49,12 +49,14 @@ describe("HAR import", () => {
         entry({ method: "BREW", url: "http://x/pot" }),
         { nothing: true },
         entry({ method: "GET", url: "http://x/a", headers: [{ name: "X-Evil", value: "a\r\nInjected: 1" }] }),
+        entry({ method: "GET", url: "not a url" }),
       ]),
       "t.har",
     );
     expect(result.requests).toHaveLength(1);
-    expect(result.skippedCount).toBe(3);
-    expect(result.skipped.map((s) => s.index)).toEqual([1, 2, 3]);
+    expect(result.skippedCount).toBe(4);
+    expect(result.skipped.map((s) => s.index)).toEqual([1, 2, 3, 4]);
+    expect(result.skipped[3]!.reason).toBe('expected an absolute URL, got "not a url"');
     expect(result.skipped[0]!.reason).toMatch(/expected an HTTP method, got "BREW"/);
     expect(result.skipped[2]!.reason).toMatch(/CR, LF or NUL/);
   });
