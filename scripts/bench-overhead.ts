@@ -31,7 +31,7 @@ const quiet = { info: () => {}, warn: (m: string) => console.error(`warning: ${m
 const config = await loadConfig(exampleConfig);
 const traffic = await readTraffic(config.traffic.file, config.traffic.format);
 const runtime = new TestcontainersRuntime({ runId: `bench-${Date.now().toString(36)}`, logger: quiet });
-const uninstall = installSignalCleanup(runtime);
+const signals = installSignalCleanup(runtime);
 
 try {
   // 1. start-to-ready
@@ -95,9 +95,8 @@ try {
   console.log(`| wrk | ${median(wrk).toFixed(0)} | ${wrk.map((x) => x.toFixed(0)).join(", ")} |`);
   console.log(`\nautocannon reaches ${((median(ac) / median(wrk)) * 100).toFixed(0)}% of wrk's throughput here.`);
 } finally {
-  uninstall();
-  await runtime.cleanup();
-  await runtime.removeImages();
+  await signals.run();
+  signals.uninstall();
 }
 
 function ensureWrk(): void {

@@ -13,7 +13,7 @@ import { runPipeline, type RunResult } from "./pipeline.js";
 import { readTraffic } from "./traffic/read.js";
 import { prepareTraffic } from "./traffic/prepare.js";
 import { LocalFolderStore } from "./store/local-store.js";
-import { TestcontainersRuntime, assertDockerAvailable, engineInfo } from "./shadows/testcontainers-runtime.js";
+import { TestcontainersRuntime, assertDockerAvailable, engineInfo, installSignalCleanup } from "./shadows/testcontainers-runtime.js";
 import { errorText, InterruptedError } from "./core/errors.js";
 import { findFreePort } from "./shadows/free-port.js";
 import { AutocannonDriver } from "./load/autocannon-driver.js";
@@ -63,14 +63,8 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
   const timer = options.timeoutMs
     ? setTimeout(() => controller.abort(new Error(`run timed out after ${Math.round(options.timeoutMs! / 1000)} s; shadows stopped`)), options.timeoutMs)
     : undefined;
-  let stopping: Promise<number> | undefined;
-  const uninstall = onStopSignals((signal) => {
-    logger.warn(`${signal}: stopping the run and removing its shadows`);
-    controller.abort(new InterruptedError(signal));
-    // cancels readiness waits and removes running shadows at once; the finally below then
-    // removes whatever is left and, once no container uses them, the run's images
-    stopping = runtime.cleanup().catch(() => 0);
-  });
+  // A signal aborts the run (so it stops waiting at once) and removes its containers and images.
+  const signals = installSignalCleanup(runtime, { onSignal: (signal) => controller.abort(new InterruptedError(signal)), logger });
   try {
     const result = await runPipeline(config, {
       runtime,
@@ -100,35 +94,12 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
     throw controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : error;
   } finally {
     if (timer) clearTimeout(timer);
-    uninstall();
-    // images can only go once no container uses them: wait for a cleanup a signal started
-    await stopping;
-    const removed = await runtime.cleanup();
+    // the same cleanup a signal runs (shared, never twice): containers, then the run's images,
+    // which are tagged per run and which nothing else would remove without the reaper
+    const removed = await signals.run();
+    signals.uninstall();
     if (removed > 0) logger.info(`removed ${removed} shadow container(s)`);
-    // images are tagged per run; without the reaper nothing else would remove them
-    await runtime.removeImages().catch((error: unknown) => logger.warn(`could not remove the run's image: ${errorText(error)}`));
   }
-}
-
-const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
-
-/**
- * Route stop signals to `onStop` (once) instead of letting Node exit at once: the run must
- * unwind through its finally blocks, which remove the shadows and images. A second signal,
- * or cleanup hanging for 30 s, exits hard.
- */
-function onStopSignals(onStop: (signal: NodeJS.Signals) => void): () => void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(new InterruptedError(signal).exitCode);
-    stopping = true;
-    setTimeout(() => process.exit(new InterruptedError(signal).exitCode), 30_000).unref();
-    onStop(signal);
-  };
-  for (const signal of STOP_SIGNALS) process.on(signal, handler);
-  return () => {
-    for (const signal of STOP_SIGNALS) process.off(signal, handler);
-  };
 }
 
 function withOverrides(config: ShadowgateConfig, options: RunOptions): ShadowgateConfig {

@@ -4,11 +4,12 @@
  */
 import { shadowSpecFor } from "./core/apply.js";
 import { kpisFrom } from "./core/kpis.js";
-import { errorText } from "./core/errors.js";
+import { abortReason, errorText } from "./core/errors.js";
 import type { HistoryStore, LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } from "./core/ports.js";
-import type { Configuration, History, KpiName, Trial } from "./core/types.js";
+import type { Configuration, History, KpiName, ParameterCatalog, Trial } from "./core/types.js";
 import type { ShadowgateConfig } from "./config/schema.js";
 import { initialDesign } from "./search/lhs.js";
+import { sameConfig } from "./search/space.js";
 import { trainModels } from "./model/forest.js";
 import { recommend, type Recommendation } from "./decide/recommend.js";
 import { describeConfig, formatMeasured, kpiLabel } from "./report/format.js";
@@ -55,6 +56,10 @@ export interface RunResult {
   timings: { imageMs: number; startStopMs: number; loadMs: number; trainMs: number; recommendMs: number; totalMs: number };
 }
 
+/**
+ * Every shadow the pipeline starts is stopped before it returns or throws; the caller owns the
+ * runtime and removes whatever an abort left half-started (`runtime.cleanup()` in its finally).
+ */
 export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps): Promise<RunResult> {
   const now = deps.now ?? (() => new Date());
   const started = Date.now();
@@ -62,116 +67,110 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
   const { logger, runtime } = deps;
   const timings = { imageMs: 0, startStopMs: 0, loadMs: 0, trainMs: 0, recommendMs: 0, totalMs: 0 };
   const checkAborted = () => {
-    if (deps.signal?.aborted) throw deps.signal.reason instanceof Error ? deps.signal.reason : new Error("run aborted");
+    if (deps.signal?.aborted) throw abortReason(deps.signal, "run aborted");
   };
 
-  try {
-    const history = await deps.store.load(config.workload.name);
-    logger.info(`history: ${history.trials.length} trials from ${countRuns(history)} earlier runs`);
+  const history = await deps.store.load(config.workload.name);
+  logger.info(`history: ${history.trials.length} trials from ${countRuns(history)} earlier runs`);
 
-    let t = Date.now();
-    const image = await runtime.prepareImage(config.workload.source, deps.signal);
-    timings.imageMs = Date.now() - t;
-    logger.info(`image ${image} ready in ${(timings.imageMs / 1000).toFixed(1)} s`);
-    checkAborted();
+  let t = Date.now();
+  const image = await runtime.prepareImage(config.workload.source, deps.signal);
+  timings.imageMs = Date.now() - t;
+  logger.info(`image ${image} ready in ${(timings.imageMs / 1000).toFixed(1)} s`);
+  checkAborted();
 
-    const design = initialDesign(config.parameters, config.current, config.shadows.trials, config.shadows.seed + countRuns(history));
-    // When `current` changed since the last run (a recommendation was applied), measure the
-    // previous anchor too: it bridges the old runs' ratios to today's anchor exactly.
-    const previous = previousAnchor(history, config);
-    if (previous && !design.some((c) => sameConfig(c, previous))) {
-      design.push(previous);
-      logger.info(`current configuration changed since the last run; also measuring the previous one (${describeConfig(previous)}) to bridge the history`);
-    }
-    const cpusOf = (c: Configuration) =>
-      shadowSpecFor({ workload: config.workload, catalog: config.parameters, config: c, fraction: config.shadows.fraction, image, port: 0, name: "" }).cpus;
-    const cpuBudget = config.shadows.cpuBudget ?? deps.hostCpus ?? Infinity;
-    const plan = planBatches(design, config.current, config.shadows.parallel, { cpusOf, cpuBudget });
-    const trials: Trial[] = [];
-    const failures: FailedTrial[] = [];
-    const total = plan.reduce((n, batch) => n + batch.length, 0);
-    let done = 0;
-
-    for (const batch of plan) {
-      checkAborted();
-      const measured = await measureBatch(batch, config, deps, image, timings);
-      for (const outcome of measured) {
-        done++;
-        if ("error" in outcome) {
-          failures.push(outcome);
-          logger.warn(`trial ${done}/${total} failed: ${describeConfig(outcome.config)}: ${outcome.error}`);
-          continue;
-        }
-        const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
-        trials.push(trial);
-        logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
-        const failing = trial.kpis["errors.rate"] + trial.kpis["non2xx.rate"];
-        if (failing > MOSTLY_FAILING && !trial.anchor) {
-          logger.warn(`trial ${done}/${total}: ${(failing * 100).toFixed(0)}% of requests failed or got a non-2xx answer`);
-        }
-      }
-      // a shadow whose start or load was cut short by the stop is no measurement
-      checkAborted();
-      // Everything is measured relative to the anchor: without it the run is worthless, so
-      // stop at once rather than measure the other batches for nothing.
-      if (batch === plan[0]) checkAnchor(trials, failures, config);
-    }
-
-    const updated: History = { ...history, trials: [...history.trials, ...trials] };
-    await deps.store.save(updated);
-
-    t = Date.now();
-    const model = trainModels(updated, config.parameters, { seed: config.shadows.seed, anchorRunId: deps.runId });
-    timings.trainMs = Date.now() - t;
-    logger.info(`model: trained on ${model.trainedOn} trials in ${timings.trainMs} ms`);
-
-    t = Date.now();
-    const recommendation = recommend({
-      model,
-      catalog: config.parameters,
-      current: config.current,
-      slo: config.slo,
-      objective: config.objective,
-      seed: config.shadows.seed,
-      measured: updated.trials.map((trial) => trial.config),
-    });
-    timings.recommendMs = Date.now() - t;
-    timings.totalMs = Date.now() - started;
-
-    return {
-      runId: deps.runId,
-      workload: config.workload.name,
-      startedAt,
-      finishedAt: now().toISOString(),
-      image,
-      shadows: {
-        fraction: config.shadows.fraction,
-        parallel: config.shadows.parallel,
-        primaryCpus: config.workload.resources.cpus,
-        primaryMemoryMiB: config.workload.resources.memoryMiB,
-      },
-      traffic: {
-        file: config.traffic.file,
-        recorded: deps.traffic.total,
-        replayed: deps.traffic.requests.length,
-        skipped: deps.traffic.skipped,
-        redactions: deps.traffic.redactions,
-        connections: config.traffic.connections,
-        durationMs: config.traffic.durationMs,
-        warmupMs: config.traffic.warmupMs,
-      },
-      config: { slo: config.slo, objective: config.objective, current: config.current, parameters: config.parameters },
-      trials,
-      failures,
-      history: { trials: updated.trials.length, runs: countRuns(updated) },
-      model: { kpis: [...model.kpis], cvError: { ...model.cvError }, trainedOn: model.trainedOn, skippedRows: model.skippedRows },
-      recommendation,
-      timings,
-    };
-  } finally {
-    const removed = await runtime.cleanup();
-    if (removed > 0) logger.warn(`removed ${removed} leftover shadow container(s)`);
+  const design = initialDesign(config.parameters, config.current, config.shadows.trials, config.shadows.seed + countRuns(history));
+  // When `current` changed since the last run (a recommendation was applied), measure the
+  // previous anchor too: it bridges the old runs' ratios to today's anchor exactly.
+  const previous = previousAnchor(history, config);
+  if (previous && !design.some((c) => sameConfig(config.parameters, c, previous))) {
+    design.push(previous);
+    logger.info(`current configuration changed since the last run; also measuring the previous one (${describeConfig(previous)}) to bridge the history`);
   }
+  const cpusOf = (c: Configuration) =>
+    shadowSpecFor({ workload: config.workload, catalog: config.parameters, config: c, fraction: config.shadows.fraction, image, port: 0, name: "" }).cpus;
+  const cpuBudget = config.shadows.cpuBudget ?? deps.hostCpus ?? Infinity;
+  const plan = planBatches(config.parameters, design, config.current, config.shadows.parallel, { cpusOf, cpuBudget });
+  const trials: Trial[] = [];
+  const failures: FailedTrial[] = [];
+  const total = plan.reduce((n, batch) => n + batch.length, 0);
+  let done = 0;
+
+  for (const batch of plan) {
+    const measured = await measureBatch(batch, config, deps, image, timings);
+    for (const outcome of measured) {
+      done++;
+      if ("error" in outcome) {
+        failures.push(outcome);
+        logger.warn(`trial ${done}/${total} failed: ${describeConfig(outcome.config)}: ${outcome.error}`);
+        continue;
+      }
+      const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
+      trials.push(trial);
+      logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
+      const failing = trial.kpis["errors.rate"] + trial.kpis["non2xx.rate"];
+      if (failing > MOSTLY_FAILING && !trial.anchor) {
+        logger.warn(`trial ${done}/${total}: ${(failing * 100).toFixed(0)}% of requests failed or got a non-2xx answer`);
+      }
+    }
+    // a shadow whose start or load was cut short by the stop is no measurement
+    checkAborted();
+    // Everything is measured relative to the anchor: without it the run is worthless, so
+    // stop at once rather than measure the other batches for nothing.
+    if (batch === plan[0]) checkAnchor(trials, failures, config);
+  }
+
+  const updated: History = { ...history, trials: [...history.trials, ...trials] };
+  await deps.store.save(updated);
+
+  t = Date.now();
+  const model = trainModels(updated, config.parameters, { seed: config.shadows.seed, anchorRunId: deps.runId });
+  timings.trainMs = Date.now() - t;
+  logger.info(`model: trained on ${model.trainedOn} trials in ${timings.trainMs} ms`);
+
+  t = Date.now();
+  const recommendation = recommend({
+    model,
+    catalog: config.parameters,
+    current: config.current,
+    slo: config.slo,
+    objective: config.objective,
+    seed: config.shadows.seed,
+    measured: updated.trials.map((trial) => trial.config),
+  });
+  timings.recommendMs = Date.now() - t;
+  timings.totalMs = Date.now() - started;
+
+  return {
+    runId: deps.runId,
+    workload: config.workload.name,
+    startedAt,
+    finishedAt: now().toISOString(),
+    image,
+    shadows: {
+      fraction: config.shadows.fraction,
+      parallel: config.shadows.parallel,
+      primaryCpus: config.workload.resources.cpus,
+      primaryMemoryMiB: config.workload.resources.memoryMiB,
+    },
+    traffic: {
+      file: config.traffic.file,
+      recorded: deps.traffic.total,
+      replayed: deps.traffic.requests.length,
+      skipped: deps.traffic.skipped,
+      redactions: deps.traffic.redactions,
+      connections: config.traffic.connections,
+      durationMs: config.traffic.durationMs,
+      warmupMs: config.traffic.warmupMs,
+    },
+    config: { slo: config.slo, objective: config.objective, current: config.current, parameters: config.parameters },
+    trials,
+    failures,
+    history: { trials: updated.trials.length, runs: countRuns(updated) },
+    model: { kpis: [...model.kpis], cvError: { ...model.cvError }, trainedOn: model.trainedOn, skippedRows: model.skippedRows },
+    recommendation,
+    timings,
+  };
 }
 
 type Measured = Omit<Trial, "id" | "runId" | "at"> | FailedTrial;
@@ -269,12 +268,13 @@ type PlannedTrial = { config: Configuration; anchor: boolean };
  * the run's anchor spans the run.
  */
 export function planBatches(
+  catalog: ParameterCatalog,
   design: Configuration[],
   current: Configuration,
   parallel: number,
   budget: { cpusOf: (config: Configuration) => number; cpuBudget: number } = { cpusOf: () => 0, cpuBudget: Infinity },
 ): PlannedTrial[][] {
-  const others = design.filter((c) => !sameConfig(c, current));
+  const others = design.filter((c) => !sameConfig(catalog, c, current));
   const items: PlannedTrial[] = [{ config: current, anchor: true }, ...others.map((config) => ({ config, anchor: false }))];
   const batches: PlannedTrial[][] = [];
   const fits = (batch: PlannedTrial[], item: PlannedTrial) =>
@@ -293,12 +293,6 @@ export function planBatches(
   return batches;
 }
 
-export function sameConfig(a: Configuration, b: Configuration): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const key of keys) if (a[key] !== b[key]) return false;
-  return true;
-}
-
 /** Above this share of failed or non-2xx answers, a measurement says more about the replay than the service. */
 const MOSTLY_FAILING = 0.5;
 
@@ -306,7 +300,7 @@ const MOSTLY_FAILING = 0.5;
 function checkAnchor(trials: Trial[], failures: FailedTrial[], config: ShadowgateConfig): void {
   const anchor = trials.find((trial) => trial.anchor);
   if (!anchor) {
-    throw new Error(`the current configuration (${describeConfig(config.current)}) could not be measured: ${failures.find((f) => sameConfig(f.config, config.current))?.error ?? "no result"}`);
+    throw new Error(`the current configuration (${describeConfig(config.current)}) could not be measured: ${failures.find((f) => sameConfig(config.parameters, f.config, config.current))?.error ?? "no result"}`);
   }
   const { "errors.rate": errors, "non2xx.rate": non2xx } = anchor.kpis;
   if (errors + non2xx > MOSTLY_FAILING) {
@@ -319,7 +313,7 @@ function checkAnchor(trials: Trial[], failures: FailedTrial[], config: Shadowgat
 /** The last run's anchor configuration, when it differs from today's and fits the catalog. */
 function previousAnchor(history: History, config: ShadowgateConfig): Configuration | undefined {
   const last = [...history.trials].reverse().find((trial) => trial.anchor);
-  if (!last || sameConfig(last.config, config.current)) return undefined;
+  if (!last || sameConfig(config.parameters, last.config, config.current)) return undefined;
   const names = config.parameters.map((p) => p.name);
   const fits = names.every((name) => last.config[name] !== undefined) && Object.keys(last.config).length === names.length;
   return fits ? last.config : undefined;

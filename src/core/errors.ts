@@ -9,15 +9,27 @@ export function errorText(error: unknown): string {
 /** A logger that drops everything, for adapters used without one. */
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, debug: () => undefined };
 
-/** The run was stopped by a signal; the exit code follows the shell convention 128 + n. */
+/** Why an aborted operation stopped: the signal's reason when it is an Error, else `fallback`. */
+export function abortReason(signal: AbortSignal, fallback: string): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error(fallback);
+}
+
+/** The signals that stop a run, with the shell's exit code for each (128 + n). */
+export const STOP_SIGNAL_EXIT_CODES: Readonly<Partial<Record<NodeJS.Signals, number>>> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGQUIT: 131,
+  SIGTERM: 143,
+};
+
+/** The run was stopped by a signal. */
 export class InterruptedError extends Error {
   override name = "InterruptedError";
   constructor(readonly signal: NodeJS.Signals) {
     super(`run interrupted by ${signal}; shadows stopped`);
   }
   get exitCode(): number {
-    return 128 + (SIGNAL_NUMBERS[this.signal] ?? 15);
+    return STOP_SIGNAL_EXIT_CODES[this.signal] ?? 143;
   }
 }
-
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };

@@ -9,7 +9,7 @@
  * timer fires: autocannon only notices `stop()` at its next sample tick, and a nominal "5 s" of
  * autocannon can last 6 s — the elapsed time we divide by is the one we measured.
  */
-import { silentLogger } from "../core/errors.js";
+import { abortReason, silentLogger } from "../core/errors.js";
 import autocannon from "autocannon";
 import type { LoadDriver, LoadOptions, LoadResult, Logger, ReplayRequest } from "../core/ports.js";
 import { LatencyRecorder } from "./latency.js";
@@ -45,11 +45,6 @@ function validate(options: LoadOptions): void {
   if (problems.length > 0) throw new Error(`load: ${problems.join("; ")}`);
 }
 
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error(`load aborted${reason === undefined ? "" : `: ${String(reason)}`}`);
-}
-
 export class AutocannonDriver implements LoadDriver {
   private readonly logger: Logger;
   private readonly tickMs: number;
@@ -64,7 +59,7 @@ export class AutocannonDriver implements LoadDriver {
     const url = assertLoopback(baseUrl);
     const prefix = url.pathname.replace(/\/+$/, "");
     const cannon = toCannonRequests(requests, prefix);
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw abortReason(signal, "load aborted");
 
     const rate = options.rate === undefined ? undefined : Math.max(1, Math.round(options.rate));
     const connections = rate === undefined ? options.connections : Math.min(options.connections, rate);
@@ -158,7 +153,7 @@ export class AutocannonDriver implements LoadDriver {
     }
     if (signal?.aborted) {
       recorder.destroy();
-      throw abortError(signal);
+      throw abortReason(signal, "load aborted");
     }
 
     const elapsedMs = Math.max(1, measureUntil - measureFrom);

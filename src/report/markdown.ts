@@ -5,6 +5,7 @@ import { markdownTable } from "markdown-table";
 import { KPI_INFO, KPI_NAMES, type KpiName, type ParameterSpec } from "../core/types.js";
 import type { RunResult } from "../pipeline.js";
 import { mean } from "../core/stats.js";
+import { changedParams } from "../search/space.js";
 import { describeConfig, formatKpi, formatMeasured, formatPrediction, formatValue, kpiLabel } from "./format.js";
 
 /** KPIs shown in the trials table, in order: all of them. */
@@ -45,7 +46,7 @@ function verdictLine(result: RunResult): string {
   const rec = result.recommendation;
   const { kpi } = result.config.objective;
   if (rec.keepCurrent) {
-    const best = rec.changed.length === 0 && rec.best && changedNames(result, rec.best.config).length > 0
+    const best = rec.changed.length === 0 && rec.best && changedParams(result.config.parameters, result.config.current, rec.best.config).length > 0
       ? ` Most promising to measure next: ${escapeText(describeConfig(rec.best.config))} (${kpi} ${formatPrediction(kpi, rec.best.predicted[kpi])}).`
       : "";
     return `**Keep the current configuration** — ${escapeText(rec.reason)} (current: ${kpi} ${formatPrediction(kpi, rec.current.predicted[kpi])}).${best}`;
@@ -56,10 +57,6 @@ function verdictLine(result: RunResult): string {
   const gain = `${(Math.abs(rec.improvement) * 100).toFixed(1)}%`;
   const feasibility = rec.feasible ? "" : " ⚠️ No configuration is predicted to meet every SLO; this one violates them least.";
   return `**Recommended: ${changes}** — ${kpi} predicted ${formatPrediction(kpi, rec.predicted[kpi])} vs ${formatPrediction(kpi, rec.current.predicted[kpi])} now (${gain} better).${feasibility}`;
-}
-
-function changedNames(result: RunResult, config: Record<string, unknown>): string[] {
-  return result.config.parameters.map((p) => p.name).filter((name) => config[name] !== result.config.current[name]);
 }
 
 function sloWarnings(result: RunResult): string[] {

@@ -161,6 +161,11 @@ export function sameValue(a: ParamValue | undefined, b: ParamValue | undefined):
   return a === b;
 }
 
+/** Whether two configurations give every catalog parameter the same value. */
+export function sameConfig(catalog: ParameterCatalog, a: Configuration, b: Configuration): boolean {
+  return changedParams(catalog, a, b).length === 0;
+}
+
 /** Names of the catalog parameters whose values differ between two configurations. */
 export function changedParams(catalog: ParameterCatalog, from: Configuration, to: Configuration): string[] {
   return catalog.filter((spec) => !sameValue(from[spec.name], to[spec.name])).map((spec) => spec.name);

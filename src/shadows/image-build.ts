@@ -15,6 +15,7 @@ import path from "node:path";
 import dockerignoreModule from "@balena/dockerignore";
 import tar from "tar-fs";
 import { dockerStatus, type Dockerode } from "./docker.js";
+import { abortReason } from "../core/errors.js";
 
 // CommonJS with `factory.default = factory`: the default export is callable either way.
 const dockerignore = dockerignoreModule.default;
@@ -73,11 +74,6 @@ async function contextTar(context: string, dockerfile: string): Promise<NodeJS.R
 }
 
 /** The Error an aborted build rejects with: the abort reason's message when it is an Error. */
-export function abortError(signal: AbortSignal, fallback: string): Error {
-  const reason: unknown = signal.reason;
-  return new Error(reason instanceof Error ? reason.message : fallback, { cause: reason });
-}
-
 function destroyStream(stream: NodeJS.ReadableStream): void {
   const s = stream as NodeJS.ReadableStream & { destroy?: () => void };
   if (typeof s.destroy === "function") s.destroy();
@@ -160,7 +156,7 @@ export async function buildImage(docker: Dockerode, request: BuildRequest, signa
       if (tail.length > keep) tail.shift();
     }
   };
-  const aborted = (): Error => abortError(signal as AbortSignal, "image build aborted");
+  const aborted = (): Error => abortReason(signal as AbortSignal, "image build aborted");
   if (signal?.aborted) throw aborted();
 
   let stream: NodeJS.ReadableStream | undefined;

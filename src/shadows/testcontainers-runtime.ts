@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
-import { errorText } from "../core/errors.js";
+import { abortReason, errorText, STOP_SIGNAL_EXIT_CODES } from "../core/errors.js";
 import type { Logger, RunningShadow, ShadowRuntime, ShadowSpec } from "../core/ports.js";
 import {
   assertDockerAvailable,
@@ -22,7 +22,7 @@ import {
   type Dockerode,
 } from "./docker.js";
 import { HttpReadyWaitStrategy } from "./http-ready.js";
-import { abortError, assertBaseImagesLocal, buildImage } from "./image-build.js";
+import { assertBaseImagesLocal, buildImage } from "./image-build.js";
 import { portAnswers } from "./free-port.js";
 import { CgroupCounters, CgroupSampler, DockerStatsSampler, type ShadowSampler } from "./resource-sampler.js";
 
@@ -106,7 +106,7 @@ export class TestcontainersRuntime implements ShadowRuntime {
    */
   async prepareImage(source: ImageSource, signal?: AbortSignal): Promise<string> {
     const checkAborted = (): void => {
-      if (signal?.aborted) throw abortError(signal, "image build aborted");
+      if (signal?.aborted) throw abortReason(signal, "image build aborted");
     };
     checkAborted();
     await assertDockerAvailable();
@@ -317,13 +317,17 @@ export class TestcontainersRuntime implements ShadowRuntime {
   /** Remove the images this runtime built (Testcontainers never does without its reaper). */
   async removeImages(): Promise<number> {
     const docker = await getDockerode();
+    // By label, like containers: a build that finished on the engine after an abort is not in
+    // builtImages, and an image whose tag went first is left untagged but still labelled.
+    const labelled = await docker.listImages({ all: true, filters: { label: [`${RUN_LABEL}=${this.runId}`] } });
+    const refs = new Set([...this.builtImages, ...labelled.map((image) => image.Id)]);
     let removed = 0;
-    for (const tag of this.builtImages) {
+    for (const ref of refs) {
       try {
-        await docker.getImage(tag).remove({ force: true });
+        await docker.getImage(ref).remove({ force: true });
         removed++;
       } catch (error) {
-        if (dockerStatus(error) !== 404) this.logger.warn(`removing image ${tag}: ${errorText(error)}`);
+        if (dockerStatus(error) !== 404) this.logger.warn(`removing image ${ref}: ${errorText(error)}`);
       }
     }
     this.builtImages.clear();
@@ -452,25 +456,18 @@ export type SignalCleanup = (() => void) & {
   uninstall(): void;
 };
 
-/** The signals installSignalCleanup handles, with the shell's exit code for each (128 + n). */
-export const CLEANUP_SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = {
-  SIGHUP: 129,
-  SIGINT: 130,
-  SIGQUIT: 131,
-  SIGTERM: 143,
-};
-
 /**
- * On SIGINT/SIGTERM/SIGHUP/SIGQUIT: call `onSignal`, remove this run's containers, then exit
- * with 128 + the signal's number (130/143/129/131).
- * A second signal while cleaning up exits at once. The cleanup is bounded (`timeoutMs`) so a
- * stuck engine cannot keep a cancelled job alive. The normal path still cleans up in `finally`:
+ * On SIGINT/SIGTERM/SIGHUP/SIGQUIT: call `onSignal`, remove this run's containers and then its
+ * images (images only once no container uses them), then exit with 128 + the signal's number
+ * (130/143/129/131). A second signal while cleaning up exits at once. The cleanup is bounded
+ * (`timeoutMs`) so a stuck engine cannot keep a cancelled job alive. The normal path runs the
+ * same cleanup from `finally` (`run()` is shared, so the two never race):
  *
- *     const uninstall = installSignalCleanup(runtime, () => controller.abort());
- *     try { ... } finally { uninstall(); await runtime.cleanup(); }
+ *     const signals = installSignalCleanup(runtime, () => controller.abort());
+ *     try { ... } finally { await signals.run(); signals.uninstall(); }
  */
 export function installSignalCleanup(
-  runtime: Pick<ShadowRuntime, "cleanup">,
+  runtime: Pick<ShadowRuntime, "cleanup"> & { removeImages?(): Promise<number> },
   onSignalOrOptions: ((signal: NodeJS.Signals) => void) | SignalCleanupOptions = {},
 ): SignalCleanup {
   const options: SignalCleanupOptions =
@@ -482,11 +479,15 @@ export function installSignalCleanup(
   let signalled = false;
 
   const run = (): Promise<number> => {
-    running ??= runtime.cleanup();
+    running ??= (async () => {
+      const removed = await runtime.cleanup();
+      await runtime.removeImages?.().catch((error: unknown) => logger.warn(`could not remove the run's images: ${errorText(error)}`));
+      return removed;
+    })();
     return running;
   };
   const handler = (signal: NodeJS.Signals): void => {
-    const code = CLEANUP_SIGNALS[signal] ?? 143;
+    const code = STOP_SIGNAL_EXIT_CODES[signal] ?? 143;
     if (signalled) {
       logger.warn(`${signal} again: exiting without waiting for cleanup`);
       exit(code);
@@ -511,7 +512,7 @@ export function installSignalCleanup(
         exit(code);
       });
   };
-  const signals = Object.keys(CLEANUP_SIGNALS) as NodeJS.Signals[];
+  const signals = Object.keys(STOP_SIGNAL_EXIT_CODES) as NodeJS.Signals[];
   const uninstall = (): void => {
     for (const signal of signals) process.off(signal, handler);
   };

@@ -126,6 +126,26 @@ describe("prepareImage", () => {
     expect(await runtime.prepareImage({ kind: "image", image })).toBe(image);
   });
 
+  it("removeImages removes every image labelled with the run, also one no longer under the tag it built", async () => {
+    const ownRunId = `${runId}-images`;
+    const own = new TestcontainersRuntime({ runId: ownRunId });
+    const alias = `shadowgate-test/alias:${ownRunId.toLowerCase()}`;
+    try {
+      const built = await own.prepareImage({ kind: "build", context: tinyContext, dockerfile: "Dockerfile" });
+      // the image now answers only to a name the runtime never built (as after an aborted build
+      // whose tag went first): only its label ties it to the run
+      execFileSync("docker", ["image", "tag", built, alias]);
+      execFileSync("docker", ["image", "rm", built]);
+      expect(labelledImages(ownRunId).length).toBeGreaterThanOrEqual(1);
+      expect(await own.removeImages()).toBeGreaterThanOrEqual(1);
+      expect(labelledImages(ownRunId)).toEqual([]);
+      expect(imageExists(alias)).toBe(false);
+    } finally {
+      spawnSync("docker", ["image", "rm", "-f", alias]);
+      await own.removeImages();
+    }
+  });
+
   it("names a missing image", async () => {
     await expect(runtime.prepareImage({ kind: "image", image: "shadowgate/does-not-exist:nope" })).rejects.toThrow(
       /image shadowgate\/does-not-exist:nope does not exist locally/,

@@ -76,18 +76,19 @@ describe("KPIs from a measured window", () => {
 });
 
 describe("batch plan", () => {
+  const pCatalog: ParameterCatalog = [{ name: "P", type: "int", min: 1, max: 9, scale: "linear", apply: { kind: "env", name: "P" } }];
   const current = { P: 1 };
   const design = [{ P: 1 }, { P: 2 }, { P: 3 }, { P: 4 }, { P: 5 }, { P: 6 }];
   it("puts the anchor first and again in the last batch", () => {
-    const batches = planBatches(design, current, 2);
+    const batches = planBatches(pCatalog, design, current, 2);
     expect(batches.map((b) => b.map((i) => `${i.config.P}${i.anchor ? "*" : ""}`))).toEqual([["1*", "2"], ["3", "4"], ["5", "6"], ["1*"]]);
   });
   it("runs the anchor once when there are few batches", () => {
-    const batches = planBatches(design.slice(0, 3), current, 2);
+    const batches = planBatches(pCatalog, design.slice(0, 3), current, 2);
     expect(batches.flat().filter((i) => i.anchor)).toHaveLength(1);
   });
   it("always includes the current configuration even if the design lacks it", () => {
-    const batches = planBatches([{ P: 9 }], current, 4);
+    const batches = planBatches(pCatalog, [{ P: 9 }], current, 4);
     expect(batches).toEqual([[{ config: { P: 1 }, anchor: true }, { config: { P: 9 }, anchor: false }]]);
   });
 });
@@ -120,11 +121,12 @@ describe("local history store", () => {
 });
 
 describe("batch plan within a CPU budget", () => {
+  const cpuCatalog: ParameterCatalog = [{ name: "cpus", type: "float", min: 0.1, max: 2, scale: "linear", apply: { kind: "cpus" } }];
   const current = { cpus: 0.5 };
   const design = [{ cpus: 0.5 }, { cpus: 0.75 }, { cpus: 0.25 }, { cpus: 1.5 }, { cpus: 0.2 }];
   const budget = { cpusOf: (c: Record<string, unknown>) => Number(c.cpus), cpuBudget: 1 };
   it("never puts more CPU quota side by side than the budget, and always runs each trial", () => {
-    const batches = planBatches(design, current, 3, budget);
+    const batches = planBatches(cpuCatalog, design, current, 3, budget);
     for (const batch of batches) {
       const sum = batch.reduce((s, b) => s + Number(b.config.cpus), 0);
       expect(batch.length === 1 || sum <= 1).toBe(true);
