@@ -18,3 +18,4 @@ bash scripts/ensure-docker.sh
 bash scripts/build-base-image.sh
 # Node 24 (the action's runtime on GitHub) for the end-to-end test of dist/
 bash scripts/ensure-node24.sh >/dev/null
+bash scripts/ensure-github-openapi.sh >/dev/null
