@@ -3,6 +3,7 @@
  * real adapters → pipeline → results file. Guarantees that no shadow outlives the run,
  * whether it ends in success, an error, a timeout or a signal.
  */
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -19,9 +20,17 @@ import { findFreePort } from "./shadows/free-port.js";
 import { AutocannonDriver } from "./load/autocannon-driver.js";
 import { renderReport } from "./report/markdown.js";
 import { toResultsJson } from "./report/json.js";
+import type { GitHubPlace, ResultsDoc } from "./results/schema.js";
+import { locateEdits } from "./suggest/locate.js";
 
 export interface RunOptions {
   configFile: string;
+  /** the config, when the caller already loaded it (overrides below still apply) */
+  config?: ShadowgateConfig;
+  /** repository root: suggested edits name files relative to it (default: the working directory) */
+  repoRoot?: string;
+  /** where on GitHub the results belong (written into the results document) */
+  github?: GitHubPlace | null;
   /** write the JSON results here */
   jsonFile?: string;
   /** overrides of the config file */
@@ -35,6 +44,8 @@ export interface RunOptions {
 
 export interface RunOutput {
   result: RunResult;
+  /** the results document: what the renderers, the results file and the two-phase mode use */
+  doc: ResultsDoc;
   markdown: string;
   jsonFile?: string;
 }
@@ -48,7 +59,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
   // No registry is reachable for the Testcontainers reaper; cleanup is ours (label + finally).
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   const { logger } = options;
-  const config = withOverrides(await loadConfig(options.configFile), options);
+  const config = withOverrides(options.config ?? (await loadConfig(options.configFile)), options);
 
   const imported = await readTraffic(config.traffic.file, config.traffic.format);
   for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${config.traffic.file}: log.entries[${skip.index}] skipped: ${skip.reason}`);
@@ -77,18 +88,24 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
       runId,
       signal: controller.signal,
     });
-    const markdown = renderReport(result);
+    const suggestion = locateEdits({
+      readFile: readTextFile,
+      configFile: path.resolve(options.configFile),
+      repoRoot: path.resolve(options.repoRoot ?? process.cwd()),
+      parameters: config.parameters,
+      current: config.current,
+      recommended: result.recommendation.recommended,
+      changed: result.recommendation.keepCurrent ? [] : result.recommendation.changed,
+    });
+    for (const unresolved of suggestion.unresolved) logger.warn(`cannot suggest ${unresolved.parameter}: ${unresolved.reason}`);
+    const doc = toResultsJson(result, { suggestion, github: options.github ?? null });
+    const markdown = renderReport(doc);
     let jsonFile: string | undefined;
     if (options.jsonFile) {
       jsonFile = path.resolve(options.jsonFile);
-      try {
-        await mkdir(path.dirname(jsonFile), { recursive: true });
-        await writeFile(jsonFile, `${JSON.stringify(toResultsJson(result), null, 2)}\n`);
-      } catch (error) {
-        throw new Error(`cannot write the results file ${jsonFile}: ${errorText(error)}`);
-      }
+      await writeJsonFile(jsonFile, doc, "results file");
     }
-    return { result, markdown, ...(jsonFile ? { jsonFile } : {}) };
+    return { result, doc, markdown, ...(jsonFile ? { jsonFile } : {}) };
   } catch (error) {
     // whatever broke while stopping, the reason is the signal or the timeout
     throw controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : error;
@@ -99,6 +116,24 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
     const removed = await signals.run();
     signals.uninstall();
     if (removed > 0) logger.info(`removed ${removed} shadow container(s)`);
+  }
+}
+
+/** Write JSON (pretty), creating the folder; errors name the file. */
+export async function writeJsonFile(file: string, value: unknown, what: string): Promise<void> {
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+  } catch (error) {
+    throw new Error(`cannot write the ${what} ${file}: ${errorText(error)}`);
+  }
+}
+
+function readTextFile(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
   }
 }
 

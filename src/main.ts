@@ -1,53 +1,52 @@
 /**
- * Composition root for the GitHub Action: inputs → the shared run → job summary and
- * outputs. The one catch here turns any failure into a failed step.
+ * Composition root for the GitHub Action: inputs → the mode's flow → job summary, outputs and
+ * the step's result. The one catch here turns any failure into a failed step.
  */
 import * as core from "@actions/core";
-import path from "node:path";
-import { runShadowgate } from "./app.js";
-import { parseDuration } from "./config/units.js";
+import { actionsCache, type CacheBackend } from "./store/cache-store.js";
+import { failsStep, readInputs, OUTPUTS } from "./action/inputs.js";
+import { measureFlow, reportFlow, type FlowDeps } from "./action/flows.js";
 
-/** Input and output names, in one place (they must match action.yml). */
-export const INPUTS = { config: "config", trials: "trials", store: "store-path", timeout: "timeout", resultsFile: "results-file" } as const;
-export const OUTPUTS = {
-  recommended: "recommended-config",
-  current: "current-config",
-  keepCurrent: "keep-current",
-  resultsFile: "results-file",
-  sloWarning: "slo-warning",
-} as const;
+export { INPUTS, OUTPUTS } from "./action/inputs.js";
 
-export async function run(getInput: (name: string) => string = (name) => core.getInput(name)): Promise<void> {
+export async function run(
+  getInput: (name: string) => string = (name) => core.getInput(name),
+  deps: Partial<Pick<FlowDeps, "cache" | "client">> & { env?: NodeJS.ProcessEnv; cache?: CacheBackend } = {},
+): Promise<void> {
   try {
-    const configFile = getInput(INPUTS.config) || "shadowgate.yml";
-    const trialsText = getInput(INPUTS.trials);
-    const trials = trialsText ? Number(trialsText) : undefined;
-    if (trials !== undefined && !(Number.isInteger(trials) && trials >= 1)) {
-      throw new Error(`input ${INPUTS.trials}: expected a whole number ≥ 1, got "${trialsText}"`);
-    }
-    const timeoutText = getInput(INPUTS.timeout) || "60m";
-    const timeoutMs = parseDuration(timeoutText);
-    if (timeoutMs === undefined || timeoutMs <= 0) throw new Error(`input ${INPUTS.timeout}: expected a duration like "30m", got "${timeoutText}"`);
-    const resultsFile = getInput(INPUTS.resultsFile) || path.join(process.env.RUNNER_TEMP ?? process.cwd(), "shadowgate-results.json");
-    const storePath = getInput(INPUTS.store);
-
-    const output = await runShadowgate({
-      configFile,
-      jsonFile: resultsFile,
-      timeoutMs,
-      ...(trials ? { trials } : {}),
-      ...(storePath ? { storePath } : {}),
+    const env = deps.env ?? process.env;
+    const inputs = readInputs(getInput, env);
+    const flowDeps: FlowDeps = {
+      env,
       logger: { info: (m) => core.info(m), warn: (m) => core.warning(m), debug: (m) => core.debug(m) },
-    });
-    const { recommendation } = output.result;
-    await core.summary.addRaw(output.markdown, true).write();
-    core.setOutput(OUTPUTS.recommended, JSON.stringify(recommendation.recommended));
-    core.setOutput(OUTPUTS.current, JSON.stringify(output.result.config.current));
-    core.setOutput(OUTPUTS.keepCurrent, String(recommendation.keepCurrent));
-    core.setOutput(OUTPUTS.resultsFile, output.jsonFile ?? "");
-    core.setOutput(OUTPUTS.sloWarning, recommendation.currentBreaches.map((b) => `${b.kpi} (${b.certainty})`).join(", "));
-    for (const breach of recommendation.currentBreaches) {
-      core.warning(`current configuration is predicted to breach the SLO ${breach.kpi} ≤ ${breach.limit} (${breach.certainty}: predicted ${breach.predicted.mean.toFixed(3)}, interval ${breach.predicted.lo.toFixed(3)}–${breach.predicted.hi.toFixed(3)})`);
+      cache: deps.cache ?? actionsCache,
+      ...(deps.client ? { client: deps.client } : {}),
+    };
+    const result = inputs.mode === "report" ? await reportFlow(inputs, flowDeps) : await measureFlow(inputs, flowDeps);
+    const { doc } = result;
+
+    await core.summary.addRaw(result.markdown, true).write();
+    core.setOutput(OUTPUTS.verdict, doc.verdict.status);
+    core.setOutput(OUTPUTS.recommended, JSON.stringify(doc.recommended.config));
+    core.setOutput(OUTPUTS.current, JSON.stringify(doc.current.config));
+    core.setOutput(OUTPUTS.keepCurrent, String(doc.recommended.keepCurrent));
+    core.setOutput(OUTPUTS.resultsFile, result.resultsFile);
+    core.setOutput(OUTPUTS.sloWarning, doc.sloWarnings.map((b) => `${b.kpi} (${b.certainty})`).join(", "));
+    if (result.interop) {
+      core.setOutput(OUTPUTS.benchmarkSmaller, result.interop.smaller);
+      core.setOutput(OUTPUTS.benchmarkBigger, result.interop.bigger);
+      core.setOutput(OUTPUTS.bencher, result.interop.bencher);
+    }
+    if (result.published?.comment) core.setOutput(OUTPUTS.commentUrl, result.published.comment.url);
+    if (result.published?.checkRun) core.setOutput(OUTPUTS.checkRunId, String(result.published.checkRun.id));
+    for (const notice of result.published?.notices ?? []) core.notice(notice);
+    for (const warning of doc.sloWarnings) {
+      core.warning(`current configuration is predicted to breach the SLO ${warning.kpi} ≤ ${warning.limit} (${warning.certainty}: predicted ${warning.predicted.mean.toFixed(3)}, interval ${warning.predicted.lo.toFixed(3)}–${warning.predicted.hi.toFixed(3)})`);
+    }
+    // The failing step is the status check that works everywhere, forks included. In report
+    // mode the measuring job already failed; the check run posted here carries the verdict.
+    if (inputs.mode !== "report" && failsStep(doc.verdict.status, inputs.failOn)) {
+      core.setFailed(`Shadowgate gate ${doc.verdict.status}: ${doc.verdict.reasons[0] ?? ""}`);
     }
   } catch (error) {
     core.setFailed(error instanceof Error ? error.message.split("\n")[0]! : String(error));

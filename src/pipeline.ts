@@ -12,6 +12,8 @@ import { initialDesign } from "./search/lhs.js";
 import { sameConfig } from "./search/space.js";
 import { trainModels } from "./model/forest.js";
 import { recommend, type Recommendation } from "./decide/recommend.js";
+import { gateVerdict, type Verdict } from "./decide/verdict.js";
+import { sweepMostInfluential, type Sweep } from "./decide/sweep.js";
 import { describeConfig, formatMeasured, kpiLabel } from "./report/format.js";
 
 export interface PipelineDeps {
@@ -52,6 +54,10 @@ export interface RunResult {
   history: { trials: number; runs: number };
   model: { kpis: string[]; cvError: Record<string, number>; trainedOn: number; skippedRows: number };
   recommendation: Recommendation;
+  /** the gate: fail when the current configuration, measured now, breaches an SLO */
+  verdict: Verdict;
+  /** the objective predicted across the most influential parameter (for the chart) */
+  sweep: Sweep | null;
   /** where the wall time went, ms */
   timings: { imageMs: number; startStopMs: number; loadMs: number; trainMs: number; recommendMs: number; totalMs: number };
 }
@@ -138,8 +144,16 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     seed: config.shadows.seed,
     measured: updated.trials.map((trial) => trial.config),
   });
+  const sweep = sweepMostInfluential({
+    model,
+    catalog: config.parameters,
+    base: recommendation.recommended,
+    heldAt: recommendation.keepCurrent ? "current" : "recommended",
+    kpi: config.objective.kpi,
+  });
   timings.recommendMs = Date.now() - t;
   timings.totalMs = Date.now() - started;
+  const verdict = gateVerdict({ trials, slo: config.slo, predictedBreaches: recommendation.currentBreaches });
 
   return {
     runId: deps.runId,
@@ -169,6 +183,8 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     history: { trials: updated.trials.length, runs: countRuns(updated) },
     model: { kpis: [...model.kpis], cvError: { ...model.cvError }, trainedOn: model.trainedOn, skippedRows: model.skippedRows },
     recommendation,
+    verdict,
+    sweep,
     timings,
   };
 }

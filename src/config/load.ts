@@ -96,6 +96,7 @@ function resolvePaths(config: ShadowgateConfig, base: string): ShadowgateConfig 
           ? { kind: "build", context: path.resolve(base, source.context), dockerfile: source.dockerfile }
           : source,
     },
+    parameters: config.parameters.map((p) => (p.target ? { ...p, target: { ...p.target, file: path.resolve(base, p.target.file) } } : p)),
     traffic: { ...config.traffic, file: path.resolve(base, config.traffic.file) },
     store: { path: path.resolve(base, config.store.path) },
   };

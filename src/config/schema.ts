@@ -95,6 +95,42 @@ const applySchema = z.union(
 
 const PARAM_TYPES = ["int", "float", "enum", "bool"] as const;
 
+const TARGET_EXPECTED = "expected {file: PATH, key: KEY}: the file (relative to this file's folder) and the key that holds the value";
+const targetSchema = z.strictObject(
+  {
+    file: z.string({ error: "expected the path of a .env, .yml/.yaml file or a Dockerfile" }).min(1, { error: "expected the path of a .env, .yml/.yaml file or a Dockerfile" }),
+    key: z.string({ error: "expected the key that holds the value" }).min(1, { error: "expected the key that holds the value" }),
+  },
+  { error: TARGET_EXPECTED },
+);
+
+/** The kinds of file a parameter's `target` can point into. */
+export type TargetKind = "env" | "yaml" | "dockerfile";
+
+/**
+ * The kind of a target file, by its name: `.yml`/`.yaml` → yaml; `.env`, `.env.<x>`, `<x>.env`
+ * → env; `Dockerfile`, `<x>.Dockerfile`, `Dockerfile.<x>` (any case) → dockerfile.
+ */
+export function targetKind(file: string): TargetKind | undefined {
+  const base = file.split(/[\\/]/).pop() ?? "";
+  if (/\.ya?ml$/i.test(base)) return "yaml";
+  if (base === ".env" || base.startsWith(".env.") || (base.endsWith(".env") && base.length > ".env".length)) return "env";
+  if (/^dockerfile$/i.test(base) || /\.dockerfile$/i.test(base) || /^dockerfile\./i.test(base)) return "dockerfile";
+  return undefined;
+}
+
+/** Why `key` cannot name a value in a file of `kind`, or undefined when it can. */
+function checkTargetKey(kind: TargetKind, key: string): string | undefined {
+  switch (kind) {
+    case "env":
+      return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key) ? undefined : `expected a variable name like POOL_SIZE for a .env file, got ${show(key)}`;
+    case "dockerfile":
+      return /^[^\s=\\"'$]+$/.test(key) ? undefined : `expected a variable name like POOL_SIZE for a Dockerfile ENV, got ${show(key)}`;
+    case "yaml":
+      return key.split(".").every((part) => part.length > 0) ? undefined : `expected a dotted key path like worker.pool or env.0.value, got ${show(key)}`;
+  }
+}
+
 const parameterSchema = z.strictObject({
   name: z.string({ error: "expected a parameter name" }).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
     error: "expected a name of letters, digits, _ . -",
@@ -104,6 +140,7 @@ const parameterSchema = z.strictObject({
   values: z.array(z.union([z.string(), z.number()]).transform(String)).optional(),
   scale: z.enum(["linear", "log"], { error: 'expected "linear" or "log"' }).default("linear"),
   apply: applySchema.default("env"),
+  target: targetSchema.optional(),
 });
 
 const kpiName = z.enum(KPI_NAMES, { error: `expected a KPI: ${KPI_NAMES.join(", ")}` });
@@ -194,6 +231,13 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
     if (seen.has(p.name)) issues.push({ path: at("name"), message: `expected a unique name, "${p.name}" is declared twice` });
     seen.add(p.name);
     const apply = toApply(p.name, p.apply);
+    const target = p.target ? { target: { file: p.target.file, key: p.target.key } } : {};
+    if (p.target) {
+      const kind = targetKind(p.target.file);
+      if (!kind) issues.push({ path: at("target", "file"), message: `expected a .env, .yml/.yaml file or a Dockerfile, got ${show(p.target.file)}` });
+      const problem = kind && checkTargetKey(kind, p.target.key);
+      if (problem) issues.push({ path: at("target", "key"), message: problem });
+    }
     if ((apply.kind === "cpus" || apply.kind === "memory") && p.type !== "int" && p.type !== "float") {
       issues.push({ path: at("apply"), message: `expected an int or float parameter for apply: ${apply.kind}, got type ${p.type}` });
     }
@@ -216,7 +260,7 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
           issues.push({ path: at("scale"), message: `expected min > 0 for a log scale, got min ${min}` });
         }
         if (p.values) issues.push({ path: at("values"), message: `expected no values for a ${p.type} parameter (use range)` });
-        parameters.push({ name: p.name, type: p.type, min, max, scale: p.scale, apply });
+        parameters.push({ name: p.name, type: p.type, min, max, scale: p.scale, apply, ...target });
         return;
       }
       case "enum": {
@@ -228,11 +272,11 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
           issues.push({ path: at("values"), message: "expected distinct values" });
         }
         if (p.range) issues.push({ path: at("range"), message: "expected no range for an enum parameter (use values)" });
-        parameters.push({ name: p.name, type: "enum", values: p.values, apply });
+        parameters.push({ name: p.name, type: "enum", values: p.values, apply, ...target });
         return;
       }
       case "bool":
-        parameters.push({ name: p.name, type: "bool", apply });
+        parameters.push({ name: p.name, type: "bool", apply, ...target });
         return;
     }
   });

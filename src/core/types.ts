@@ -20,6 +20,16 @@ export type ApplyHow =
   /** the container's memory limit, in MiB of the *primary* (scaled by the shadow fraction) */
   | { kind: "memory" };
 
+/**
+ * Where a parameter's value lives in the repository, so a recommendation can become an edit.
+ * `file` is absolute once the config is loaded (relative to the config file's folder in it);
+ * `key` is a variable name (.env, Dockerfile ENV) or a dotted key path (YAML).
+ */
+export interface ParameterTarget {
+  file: string;
+  key: string;
+}
+
 export type ParameterSpec =
   | {
       name: string;
@@ -28,9 +38,10 @@ export type ParameterSpec =
       max: number;
       scale: "linear" | "log";
       apply: ApplyHow;
+      target?: ParameterTarget;
     }
-  | { name: string; type: "enum"; values: string[]; apply: ApplyHow }
-  | { name: string; type: "bool"; apply: ApplyHow };
+  | { name: string; type: "enum"; values: string[]; apply: ApplyHow; target?: ParameterTarget }
+  | { name: string; type: "bool"; apply: ApplyHow; target?: ParameterTarget };
 
 /** The configurable parameters of a workload (category preset + the user's own). */
 export type ParameterCatalog = ParameterSpec[];

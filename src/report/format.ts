@@ -1,4 +1,8 @@
-/** Number and configuration formatting shared by the renderers and the progress lines. */
+/**
+ * Number, configuration and markdown formatting shared by the renderers and the progress lines.
+ * Everything that puts a string from the results document into markdown goes through the
+ * escapers at the bottom: the document can come from an untrusted fork job.
+ */
 import { KPI_INFO, type Configuration, type KpiName, type Prediction } from "../core/types.js";
 
 export function describeConfig(config: Configuration): string {
@@ -9,6 +13,28 @@ export function describeConfig(config: Configuration): string {
 export function formatValue(value: unknown): string {
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : trimNumber(value, 3);
   return String(value);
+}
+
+/**
+ * How each KPI is shown to people and exported to other tools: the unit, and the factor from
+ * the stored value (stored: latencies in ms, rates as fractions, CPU per request in seconds).
+ */
+export const KPI_DISPLAY: Record<KpiName, { unit: string; factor: number }> = {
+  "latency.p50": { unit: "ms", factor: 1 },
+  "latency.p90": { unit: "ms", factor: 1 },
+  "latency.p99": { unit: "ms", factor: 1 },
+  "latency.max": { unit: "ms", factor: 1 },
+  "throughput.rps": { unit: "req/s", factor: 1 },
+  "errors.rate": { unit: "%", factor: 100 },
+  "non2xx.rate": { unit: "%", factor: 100 },
+  "cpu.percent": { unit: "% of a core", factor: 1 },
+  "memory.peakMiB": { unit: "MiB", factor: 1 },
+  "cpu.secondsPerRequest": { unit: "CPU-ms/req", factor: 1000 },
+};
+
+/** A stored KPI value in its display unit (see `KPI_DISPLAY`). */
+export function toDisplay(kpi: KpiName, value: number): number {
+  return value * KPI_DISPLAY[kpi].factor;
 }
 
 /** A KPI value in its display unit: latencies in ms, rates in %, CPU per request in CPU-ms. */
@@ -46,10 +72,73 @@ export function kpiLabel(kpi: KpiName): string {
   return KPI_INFO[kpi].label;
 }
 
+/** SLOs are upper bounds, except for KPIs where higher is better (throughput). */
+export function sloBound(kpi: KpiName): "≥" | "≤" {
+  return KPI_INFO[kpi].better === "higher" ? "≥" : "≤";
+}
+
+/** A number rounded to a few significant digits, for charts and exports ("0.00123", "412", "45.3"). */
+export function roundSignificant(value: number, digits = 4): number {
+  if (!Number.isFinite(value) || value === 0) return value;
+  return Number(value.toPrecision(digits));
+}
+
 function stripUnit(text: string): string {
   return text.replace(/\s*(ms|MiB|CPU-ms)$/, "").replace(/\/s$/, "");
 }
 
 function trimNumber(value: number, digits: number): string {
   return Number(value.toFixed(digits)).toString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escaping: every string that comes from the results document passes through one of these.
+
+/**
+ * Text in a markdown paragraph, list item or heading: one line, no HTML (`<`, `>` become
+ * entities, so no `<script>` and no `</details>` that would close our block), no code spans
+ * (backticks are escaped, so nothing can open or close a fence).
+ */
+export function escapeText(text: string): string {
+  return text
+    .replace(/\r\n?|\n/g, " ")
+    .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
+    .replace(/`/g, "\\`");
+}
+
+/** Text in a table cell: as `escapeText`, and pipes, which would end the cell. */
+export function escapeCell(text: string): string {
+  return escapeText(text).replace(/\|/g, "\\|");
+}
+
+/**
+ * A code span holding any text: the fence is one backtick longer than the longest run inside,
+ * so the text cannot end it (CommonMark); inside a span `<` and `>` are shown, not parsed.
+ * Use `inTable: true` in table cells (pipes are escaped, which GFM honours inside code).
+ */
+export function inlineCode(text: string, options: { inTable?: boolean } = {}): string {
+  let flat = text.replace(/\r\n?|\n/g, " ");
+  if (options.inTable) flat = flat.replace(/\|/g, "\\|");
+  if (flat.trim() === "") return '""';
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
+  const ticks = "`".repeat(longest + 1);
+  const pad = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
+  return `${ticks}${pad}${flat}${pad}${ticks}`;
+}
+
+/**
+ * A fenced code block whose content cannot close it: the fence is longer than any backtick
+ * run in the content (at least three).
+ */
+export function codeFence(content: string, info = ""): string {
+  const longest = Math.max(2, ...(content.match(/`{3,}/g) ?? []).map((run) => run.length));
+  const ticks = "`".repeat(longest + 1);
+  return `${ticks}${info}\n${content.replace(/\r\n?/g, "\n").replace(/\n+$/, "")}\n${ticks}`;
+}
+
+/** Cut a string to at most `max` characters, ending with "…" when cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  if (max <= 0) return "";
+  return `${text.slice(0, max - 1)}…`;
 }

@@ -1,11 +1,20 @@
 /** The machine-readable results (`--json`, the Action's results-file): a pure function. */
 import type { RunResult } from "../pipeline.js";
+import { RESULTS_KIND, RESULTS_SCHEMA_VERSION, type GitHubPlace, type ResultsDoc, type Suggestion } from "../results/schema.js";
 
-export const RESULTS_SCHEMA_VERSION = 1;
+export { RESULTS_SCHEMA_VERSION };
 
-export function toResultsJson(result: RunResult) {
+export interface ResultsExtras {
+  /** the recommended change as line edits (see suggest/locate.ts) */
+  suggestion?: Suggestion;
+  /** where on GitHub the results belong (Action runs) */
+  github?: GitHubPlace | null;
+}
+
+export function toResultsJson(result: RunResult, extras: ResultsExtras = {}): ResultsDoc {
   const rec = result.recommendation;
   return {
+    kind: RESULTS_KIND,
     schemaVersion: RESULTS_SCHEMA_VERSION,
     runId: result.runId,
     workload: result.workload,
@@ -14,6 +23,7 @@ export function toResultsJson(result: RunResult) {
     image: result.image,
     objective: result.config.objective,
     slo: result.config.slo,
+    parameters: result.config.parameters.map((p) => ({ ...p })),
     shadows: result.shadows,
     traffic: result.traffic,
     trials: result.trials.map((trial) => ({
@@ -26,18 +36,34 @@ export function toResultsJson(result: RunResult) {
       requests: trial.requests,
     })),
     failures: result.failures,
-    current: { config: rec.current.config, predicted: rec.current.predicted },
+    current: { config: rec.current.config, predicted: withoutDraws(rec.current.predicted) },
     recommended: {
       config: rec.recommended,
-      predicted: rec.predicted,
+      predicted: withoutDraws(rec.predicted),
       changed: rec.changed,
       improvement: rec.improvement,
       keepCurrent: rec.keepCurrent,
       feasible: rec.feasible,
+      reason: rec.reason,
+      best: { config: rec.best.config, predicted: withoutDraws(rec.best.predicted) },
     },
-    sloWarnings: rec.currentBreaches,
-    model: result.model,
+    sloWarnings: rec.currentBreaches.map((b) => ({ ...b, predicted: stripDraws(b.predicted) })),
+    verdict: result.verdict,
+    sweep: result.sweep,
+    suggestion: extras.suggestion ?? { edits: [], unresolved: [] },
+    model: result.model as ResultsDoc["model"],
     history: result.history,
     timings: result.timings,
+    github: extras.github ?? null,
   };
+}
+
+type Predictions = RunResult["recommendation"]["predicted"];
+
+function withoutDraws(predicted: Predictions): ResultsDoc["current"]["predicted"] {
+  return Object.fromEntries(Object.entries(predicted).map(([kpi, p]) => [kpi, stripDraws(p!)]));
+}
+
+function stripDraws(p: { mean: number; sd: number; lo: number; hi: number }) {
+  return { mean: p.mean, sd: p.sd, lo: p.lo, hi: p.hi };
 }

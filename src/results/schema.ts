@@ -67,7 +67,8 @@ export const sweepSchema = z.object({
  * configuration as a change to the repository. Paths are relative to the repository root.
  */
 export const editSchema = z.object({
-  parameter: name,
+  /** the parameter, or several joined by "," when they share the line (a flow mapping) */
+  parameter: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*(,[A-Za-z_][A-Za-z0-9_.-]*)*$/).max(1000),
   path: text(500).refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "expected a path inside the repository"),
   line: z.number().int().min(1),
   before: text(2000),

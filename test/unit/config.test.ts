@@ -85,10 +85,47 @@ objective: { maximize: throughput.rps }
     ["maximising a latency", "objective: { maximize: latency.p99 }", /objective\.maximize: expected minimize for latency\.p99 \(lower is better\)/],
     ["a CPU parameter whose shadow share is too small", "parameters:\n  - { name: c, type: float, range: [0.02, 1], apply: cpus }", /parameters\[0\]\.range: expected a minimum of at least 0\.04: a shadow gets × 0\.25, and Docker needs ≥ 0\.01 CPUs/],
     ["arg without command", "parameters:\n  - { name: P, type: int, range: [1, 8], apply: arg }\ncurrent: { P: 2 }", /parameters\[0\]\.apply: expected workload\.command/],
+    ["target in an unsupported file kind", "parameters:\n  - { name: P, type: int, range: [1, 8], target: { file: x.toml, key: P } }\ncurrent: { P: 2 }", /^shadowgate\.yml:4: parameters\[0\]\.target\.file: expected a \.env, \.yml\/\.yaml file or a Dockerfile, got "x\.toml"$/],
+    ["target as a string", "parameters:\n  - { name: P, type: int, range: [1, 8], target: x.env }\ncurrent: { P: 2 }", /^shadowgate\.yml:4: parameters\[0\]\.target: expected \{file: PATH, key: KEY\}.*, got "x\.env"$/],
+    ["target without a key", "parameters:\n  - { name: P, type: int, range: [1, 8], target: { file: v.yaml } }\ncurrent: { P: 2 }", /parameters\[0\]\.target\.key: missing; expected the key that holds the value$/],
+    ["target with an empty file", "parameters:\n  - { name: P, type: int, range: [1, 8], target: { file: '', key: P } }\ncurrent: { P: 2 }", /parameters\[0\]\.target\.file: expected the path of a \.env, \.yml\/\.yaml file or a Dockerfile, got ""/],
+    ["a .env target whose key is not a variable name", "parameters:\n  - { name: P, type: int, range: [1, 8], target: { file: .env, key: 'a b' } }\ncurrent: { P: 2 }", /parameters\[0\]\.target\.key: expected a variable name like POOL_SIZE for a \.env file, got "a b"/],
+    ["a YAML target with an empty key segment", "parameters:\n  - { name: P, type: int, range: [1, 8], target: { file: v.yaml, key: 'a..b' } }\ncurrent: { P: 2 }", /parameters\[0\]\.target\.key: expected a dotted key path like worker\.pool or env\.0\.value, got "a\.\.b"/],
   ])("names the field and what was expected: %s", (_name, extra, pattern) => {
     const error = errorOf(`${minimal.trim()}\n${extra}\n`);
     expect(error.message).toMatch(pattern);
     expect(error.message.split("\n")).toHaveLength(1);
+  });
+
+  it("names an unknown field of a target", () => {
+    const error = errorOf(`${minimal.trim()}\nparameters:\n  - { name: P, type: int, range: [1, 8], target: { file: .env, key: P, path: x } }\ncurrent: { P: 2 }\n`);
+    expect(error.message).toBe('shadowgate.yml:4: parameters[0].target: unknown field "path"');
+  });
+
+  it("keeps each parameter's target, accepting .env, YAML and Dockerfile names", () => {
+    const files = [".env", ".env.production", "deploy/prod.env", "chart/values.yaml", "k8s/app.yml", "Dockerfile", "docker/api.Dockerfile", "Dockerfile.prod"];
+    const config = parseConfigText(
+      `${minimal.trim()}\nparameters:\n${files.map((file, i) => `  - { name: P${i}, type: bool, target: { file: "${file}", key: ${file.endsWith("ml") ? "a.b.0" : "P"} } }`).join("\n")}\ncurrent: { ${files.map((_, i) => `P${i}: true`).join(", ")} }\n`,
+      "shadowgate.yml",
+    );
+    expect(config.parameters.map((p) => p.target)).toEqual(files.map((file) => ({ file, key: file.endsWith("ml") ? "a.b.0" : "P" })));
+    expect(parseConfigText(`${minimal.trim()}\nparameters:\n  - { name: P, type: bool }\ncurrent: { P: true }\n`, "shadowgate.yml").parameters[0]).not.toHaveProperty("target");
+  });
+
+  it("resolves target files against the config file's folder", async () => {
+    const file = path.resolve("fixtures/suggest/shadowgate.yml");
+    const config = await loadConfig(file);
+    const targets = Object.fromEntries(config.parameters.map((p) => [p.name, p.target]));
+    expect(targets).toEqual({
+      WORKER_POOL: { file: path.resolve("fixtures/suggest/.env"), key: "WORKER_POOL" },
+      CACHE_MODE: { file: path.resolve("fixtures/suggest/.env"), key: "CACHE_MODE" },
+      CACHE_SIZE: { file: path.resolve("fixtures/suggest/chart/values.yaml"), key: "cache.size" },
+      BATCH_SIZE: { file: path.resolve("fixtures/suggest/chart/values.yaml"), key: "worker.env.0.value" },
+      GC_MODE: { file: path.resolve("fixtures/suggest/Dockerfile"), key: "GC_MODE" },
+      LOG_LEVEL: { file: path.resolve("fixtures/suggest/Dockerfile"), key: "LOG_LEVEL" },
+      cpus: undefined,
+      memory: undefined,
+    });
   });
 
   it("refuses a request rate below 1/s and a shadow memory below Docker's minimum", () => {

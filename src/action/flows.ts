@@ -1,0 +1,225 @@
+/**
+ * What the Action does in each mode:
+ * - `run` (default): restore the store from the cache, measure, report on the PR, save the cache;
+ * - `measure`: the same measurement, but nothing is written to GitHub; the results file (with
+ *   the PR number and head SHA) is the artifact a `workflow_run` workflow reports from. This
+ *   is the mode for PRs from forks, whose token is read-only;
+ * - `report`: no Docker at all; read that artifact as untrusted data, check it belongs to the
+ *   workflow run that triggered us, and comment/check on the right PR and commit.
+ */
+import path from "node:path";
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import type { Logger } from "../core/ports.js";
+import { loadConfig } from "../config/load.js";
+import { runShadowgate, writeJsonFile } from "../app.js";
+import { parseResults, type GitHubPlace, type ResultsDoc } from "../results/schema.js";
+import { renderReport } from "../report/markdown.js";
+import { toBenchmarkActionJson, toBencherMetricFormat } from "../report/interop.js";
+import { readRunContext, type RunContext } from "../github/context.js";
+import { createGitHubClient, type GitHubClient } from "../github/client.js";
+import { publishResults, type PublishOutcome, type PublishTarget } from "../github/publish.js";
+import { planCache, restoreStore, saveStore, type CacheBackend } from "../store/cache-store.js";
+import type { ActionInputs } from "./inputs.js";
+
+export interface FlowDeps {
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  cache: CacheBackend;
+  /** GitHub client for a token (a seam for nothing but the client's construction) */
+  client?: (token: string, apiUrl: string) => GitHubClient;
+}
+
+export interface FlowResult {
+  doc: ResultsDoc;
+  /** the job summary */
+  markdown: string;
+  resultsFile: string;
+  interop?: { smaller: string; bigger: string; bencher: string };
+  published?: PublishOutcome;
+}
+
+/** `run` and `measure`: the shadows, the model and the recommendation. */
+export async function measureFlow(inputs: ActionInputs, deps: FlowDeps): Promise<FlowResult> {
+  const { logger } = deps;
+  const context = githubContext(deps.env);
+  const configFile = path.resolve(inputs.configFile);
+  const config = await loadConfig(configFile);
+  const storePath = path.resolve(inputs.storePath ?? config.store.path);
+  const repoRoot = context?.workspace ?? process.cwd();
+
+  const plan = context
+    ? planCache({
+        workload: config.workload.name,
+        eventName: context.eventName,
+        ref: context.ref,
+        ...(context.branch ? { headRef: context.branch } : {}),
+        ...(context.pullRequest ? { baseRef: context.pullRequest.baseRef } : {}),
+        ...(context.defaultBranch ? { defaultBranch: context.defaultBranch } : {}),
+        runId: context.runId,
+        runAttempt: context.runAttempt,
+        fromFork: Boolean(context.pullRequest?.fromFork || context.workflowRun?.fromFork),
+        policy: inputs.cache,
+      })
+    : undefined;
+  if (plan) await restoreStore(deps.cache, storePath, plan, logger);
+
+  const place: GitHubPlace | null = context
+    ? {
+        repository: context.repository.fullName,
+        eventName: context.eventName,
+        pullRequest: context.pullRequest?.number ?? null,
+        headSha: context.headSha,
+        configPath: path.relative(repoRoot, configFile).split(path.sep).join("/"),
+      }
+    : null;
+  const output = await runShadowgate({
+    configFile,
+    config,
+    repoRoot,
+    github: place,
+    jsonFile: inputs.resultsFile,
+    timeoutMs: inputs.timeoutMs,
+    storePath,
+    ...(inputs.trials ? { trials: inputs.trials } : {}),
+    logger,
+  });
+  const resultsFile = output.jsonFile!;
+  const interop = await writeInterop(output.doc, resultsFile);
+
+  let published: PublishOutcome | undefined;
+  if (inputs.mode === "run" && context?.pullRequest) {
+    const pr = context.pullRequest;
+    published = await publish(inputs, deps, context, output.doc, (file) => readInside(repoRoot, file), {
+      owner: context.repository.owner,
+      repo: context.repository.repo,
+      headSha: pr.headSha,
+      pullRequest: { number: pr.number, headRef: pr.headRef, sameRepo: !pr.fromFork },
+    });
+  } else if (inputs.mode === "measure") {
+    logger.info(`mode measure: nothing written to GitHub; upload ${resultsFile} as an artifact and run mode: report from a workflow_run workflow`);
+  }
+
+  if (plan) await saveStore(deps.cache, storePath, plan, logger);
+  return { doc: output.doc, markdown: withNotices(output.markdown, published), resultsFile, interop, ...(published ? { published } : {}) };
+}
+
+/** `report`: post the results an untrusted `measure` job left as an artifact. */
+export async function reportFlow(inputs: ActionInputs, deps: FlowDeps): Promise<FlowResult> {
+  const context = githubContext(deps.env);
+  const run = context?.workflowRun;
+  if (!context || !run) {
+    throw new Error(`mode report posts the artifact of another workflow's run: run it from a workflow_run workflow (this event is ${context?.eventName ?? "not a GitHub Actions event"})`);
+  }
+  const resultsFile = path.resolve(inputs.resultsFile);
+  const doc = await readResultsFile(resultsFile);
+  const place = doc.github;
+  const where = `${resultsFile}: github`;
+  if (!place) throw new Error(`${where}: missing; the results were not written by mode measure in a GitHub workflow`);
+  if (place.repository !== context.repository.fullName) throw new Error(`${where}.repository: expected ${context.repository.fullName}, got ${place.repository}`);
+  if (place.headSha !== run.headSha) throw new Error(`${where}.headSha: expected the triggering run's head ${run.headSha}, got ${place.headSha ?? "null"}`);
+  if (place.pullRequest === null) throw new Error(`${where}.pullRequest: missing; mode report comments on pull requests`);
+  if (!token(inputs, deps.env)) throw new Error(`input token: expected a token with pull-requests: write and checks: write (default: github.token)`);
+
+  const client = makeClient(inputs, deps, context);
+  const number = place.pullRequest;
+  // For fork PRs workflow_run.pull_requests is empty, so the number comes from the artifact:
+  // believe it only if that PR's head is the very commit the triggering run measured.
+  if (!run.pullRequestNumbers.includes(number)) {
+    const { data: pr } = await client.rest.pulls.get({ owner: context.repository.owner, repo: context.repository.repo, pull_number: number });
+    if (pr.head.sha !== run.headSha) throw new Error(`${where}.pullRequest: PR #${number}'s head is ${pr.head.sha}, not the measured ${run.headSha}; not reporting`);
+  }
+  // nothing from the PR is checked out here: the diff in the comment goes without context lines
+  const published = await publish(inputs, deps, context, doc, undefined, {
+    owner: context.repository.owner,
+    repo: context.repository.repo,
+    headSha: run.headSha,
+    pullRequest: { number, headRef: run.headBranch ?? "", sameRepo: !run.fromFork },
+  });
+  return { doc, markdown: withNotices(renderReport(doc), published), resultsFile, published };
+}
+
+export async function readResultsFile(file: string): Promise<ResultsDoc> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: cannot read the results file: ${code === "ENOENT" ? "no such file (was the artifact downloaded?)" : code}`);
+  }
+  if (text.length > MAX_RESULTS_BYTES) throw new Error(`${file}: expected a results file under ${MAX_RESULTS_BYTES / 1e6} MB, got ${(text.length / 1e6).toFixed(1)} MB`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file}: expected JSON: ${(error as Error).message}`);
+  }
+  return parseResults(json, file);
+}
+
+/** Results files are small (kilobytes); anything huge is not ours. */
+const MAX_RESULTS_BYTES = 20e6;
+
+function githubContext(env: NodeJS.ProcessEnv): RunContext | undefined {
+  return env.GITHUB_ACTIONS === "true" || env.GITHUB_REPOSITORY ? readRunContext(env) : undefined;
+}
+
+function token(inputs: ActionInputs, env: NodeJS.ProcessEnv): string {
+  return inputs.token || env.GITHUB_TOKEN || "";
+}
+
+function makeClient(inputs: ActionInputs, deps: FlowDeps, context: RunContext): GitHubClient {
+  const make = deps.client ?? ((t: string, apiUrl: string) => createGitHubClient({ token: t, apiUrl, logger: deps.logger }));
+  return make(token(inputs, deps.env), context.apiUrl);
+}
+
+async function publish(
+  inputs: ActionInputs,
+  deps: FlowDeps,
+  context: RunContext,
+  doc: ResultsDoc,
+  readRepoFile: ((relativePath: string) => string | undefined) | undefined,
+  target: PublishTarget,
+): Promise<PublishOutcome | undefined> {
+  if (!token(inputs, deps.env)) {
+    deps.logger.warn("no token: results are only in the job summary (set the token input)");
+    return undefined;
+  }
+  const outcome = await publishResults(makeClient(inputs, deps, context), doc, target, {
+    comment: inputs.comment,
+    suggest: inputs.suggest,
+    checkRun: inputs.checkRun,
+    checkName: `shadowgate / ${doc.workload}`,
+    commentAuthor: inputs.commentAuthor,
+    detailsUrl: context.runUrl,
+    ...(readRepoFile ? { readRepoFile } : {}),
+  }, deps.logger);
+  return outcome;
+}
+
+/** The KPIs for tools users already chart with: github-action-benchmark and Bencher. */
+async function writeInterop(doc: ResultsDoc, resultsFile: string): Promise<FlowResult["interop"]> {
+  const base = resultsFile.replace(/\.json$/, "");
+  const files = { smaller: `${base}.benchmark-smaller.json`, bigger: `${base}.benchmark-bigger.json`, bencher: `${base}.bmf.json` };
+  const benchmark = toBenchmarkActionJson(doc);
+  await writeJsonFile(files.smaller, benchmark.smallerIsBetter, "benchmark file");
+  await writeJsonFile(files.bigger, benchmark.biggerIsBetter, "benchmark file");
+  await writeJsonFile(files.bencher, toBencherMetricFormat(doc), "Bencher file");
+  return files;
+}
+
+/** A file of the checked-out repository, never one outside it. */
+function readInside(root: string, relativePath: string): string | undefined {
+  const file = path.resolve(root, relativePath);
+  if (!file.startsWith(path.resolve(root) + path.sep)) return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function withNotices(markdown: string, published: PublishOutcome | undefined): string {
+  if (!published || published.notices.length === 0) return markdown;
+  return `${markdown}\n## GitHub\n\n${published.notices.map((n) => `- ${n}`).join("\n")}\n`;
+}
