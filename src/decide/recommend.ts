@@ -37,7 +37,7 @@ import {
 } from "../core/types.js";
 import { latinHypercubeUnit } from "../search/lhs.js";
 import { deriveSeed, mulberry32 } from "../search/random.js";
-import { changedParams, checkCatalog, configKey, decode, encodeUnit } from "../search/space.js";
+import { changedParams, checkCatalog, configKey, decode, encodeUnit, roundFloats } from "../search/space.js";
 
 export interface RecommendInput {
   model: PredictiveModel;
@@ -339,8 +339,10 @@ export function recommend(input: RecommendInput): Recommendation {
   const first = candidates[0];
   const best: Candidate | undefined = bestOverall.key === currentScored.key || !first ? undefined : strip(first);
 
+  // Floats are rounded to 3 significant digits only now, after the search: a value a person
+  // can apply, and a change far below anything the trees resolve.
   const take = (chosen: Candidate & { scored: Scored }, reason: string): Recommendation => ({
-    recommended: chosen.config,
+    recommended: roundFloats(catalog, chosen.config),
     predicted: withoutDraws(chosen.predicted),
     current: { config: { ...current }, predicted: currentPredicted },
     improvement: chosen.improvement,
@@ -350,7 +352,7 @@ export function recommend(input: RecommendInput): Recommendation {
     keepCurrent: false,
     best: best ?? strip(chosen),
     currentBreaches,
-    changed: changedParams(catalog, current, chosen.config),
+    changed: changedParams(catalog, current, roundFloats(catalog, chosen.config)),
     unchecked,
     reason,
     evaluated,

@@ -96,14 +96,32 @@ function trimNumber(value: number, digits: number): string {
 
 /**
  * Text in a markdown paragraph, list item or heading: one line, no HTML (`<`, `>` become
- * entities, so no `<script>` and no `</details>` that would close our block), no code spans
- * (backticks are escaped, so nothing can open or close a fence).
+ * entities, so no `<script>` and no `</details>` that would close our block), no character
+ * references (`&` becomes `&amp;`, so `&#64;` cannot spell an `@`), no code spans (backticks
+ * are escaped, so nothing can open or close a fence), and no `@mentions` (see
+ * `neutraliseMentions`): the bot must not ping people or teams a fork's results name.
  */
 export function escapeText(text: string): string {
-  return text
-    .replace(/\r\n?|\n/g, " ")
-    .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
-    .replace(/`/g, "\\`");
+  return neutraliseMentions(
+    text
+      .replace(/\r\n?|\n/g, " ")
+      .replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"))
+      .replace(/`/g, "\\`"),
+  );
+}
+
+/** Invisible where GitHub renders text, and not a character a login can start with. */
+const ZERO_WIDTH_JOINER = "\u200D";
+
+/**
+ * `@login` and `@org/team` made inert: GitHub links and notifies a mention when `@` is directly
+ * followed by a letter or digit and not preceded by one (text-node start, space, punctuation,
+ * `_`, `*`, non-ASCII…). A zero-width joiner after such an `@` keeps the text readable but no
+ * longer a mention. E-mail-like `a@b.c` (a letter or digit before the `@`) is not a mention
+ * and is left alone. Code spans and fences need none of this: GitHub ignores mentions there.
+ */
+export function neutraliseMentions(text: string): string {
+  return text.replace(/(?<![A-Za-z0-9])@(?=[A-Za-z0-9])/g, `@${ZERO_WIDTH_JOINER}`);
 }
 
 /** Text in a table cell: as `escapeText`, and pipes, which would end the cell. */

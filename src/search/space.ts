@@ -67,13 +67,28 @@ export function decodeValue(spec: ParameterSpec, u: number): ParamValue {
     }
     case "float": {
       if (spec.min === spec.max) return spec.min;
-      if (spec.scale === "log") {
-        const v = Math.exp(Math.log(spec.min) + x * (Math.log(spec.max) - Math.log(spec.min)));
-        return Math.min(spec.max, Math.max(spec.min, v));
-      }
-      return spec.min + x * (spec.max - spec.min);
+      const v = spec.scale === "log" ? Math.exp(Math.log(spec.min) + x * (Math.log(spec.max) - Math.log(spec.min))) : spec.min + x * (spec.max - spec.min);
+      return Math.min(spec.max, Math.max(spec.min, v));
     }
   }
+}
+
+/**
+ * Recommended floats keep 3 significant digits: cpus 2.92 is a value a person can apply
+ * (2.922830266864854 is noise), and 1,000 levels per decade is finer than any measurement.
+ */
+export function roundFloat(value: number): number {
+  return value === 0 ? 0 : Number(value.toPrecision(3));
+}
+
+/** The configuration with every float parameter rounded (see roundFloat), kept in range. */
+export function roundFloats(catalog: ParameterCatalog, config: Configuration): Configuration {
+  const rounded = { ...config };
+  for (const spec of catalog) {
+    const value = rounded[spec.name];
+    if (spec.type === "float" && typeof value === "number") rounded[spec.name] = Math.min(spec.max, Math.max(spec.min, roundFloat(value)));
+  }
+  return rounded;
 }
 
 /** Reads a numeric parameter (numbers, or numeric strings as they arrive from env-like sources). */

@@ -4,18 +4,20 @@
  * reviewer can accept. Pure: files come from a callback (or a map) keyed by absolute path.
  *
  * Where a value lives:
- * - `target: { file, key }` in the parameter: a `.env` file (`KEY=value`, `export KEY=value`),
- *   a YAML file (dotted key path, list indices as numbers: `env.0.value`) or a Dockerfile
- *   (`ENV KEY=value` / `ENV KEY value`);
- * - otherwise the config file's own `current.<name>` (flow or block mapping); for a `cpus` or
- *   `memory` parameter absent from `current`, `workload.resources.cpus|memory`.
+ * - the config file's own `current.<name>` (flow or block mapping), always: it is the anchor
+ *   every run measures; for a `cpus` or `memory` parameter absent from `current`,
+ *   `workload.resources.cpus|memory` (untargeted) or nowhere in the config file (targeted);
+ * - and with `target: { file, key }` in the parameter, also the target: a `.env` file
+ *   (`KEY=value`, `export KEY=value`), a YAML file (dotted key path, list indices as numbers:
+ *   `env.0.value`) or a Dockerfile (`ENV KEY=value` / `ENV KEY value`).
  *
- * A value is edited only when the file's value equals the current configuration's; otherwise
- * (or when the value cannot be found or written safely) the parameter is unresolved, with why.
+ * A parameter is edited only when every place of it was found, equals the current configuration
+ * and can be written safely; otherwise it is unresolved, with why (naming the place), and none
+ * of its places change: a line it shares with other parameters changes only their values.
  */
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, parse, parseAllDocuments, visit, type Document, type Node, type Scalar } from "yaml";
-import type { Configuration, ParamValue, ParameterCatalog } from "../core/types.js";
+import type { Configuration, ParamValue, ParameterCatalog, ParameterSpec } from "../core/types.js";
 import { parseMemoryMiB } from "../config/units.js";
 import { targetKind, type TargetKind } from "../config/schema.js";
 import type { Edit, Suggestion } from "../results/schema.js";
@@ -65,6 +67,15 @@ interface Hit {
   start: number;
   end: number;
   replacement: string;
+  /** in a YAML file: the key that must read back as the new value once the file is edited */
+  readBack?: { segments: string[]; memory: boolean };
+}
+
+/** A value found in a file of the repository, and how to check it after the edit. */
+interface Place {
+  file: string;
+  found: Found;
+  readBack?: Hit["readBack"];
 }
 
 /** Bounds of the results document (results/schema.ts): a reason, an edit's line. */
@@ -89,11 +100,64 @@ export function locateEdits(input: LocateInput): Suggestion {
     return docs;
   };
 
-  const hits: Hit[] = [];
   const unresolved: Suggestion["unresolved"] = [];
   const fail = (parameter: string, reason: string) => unresolved.push({ parameter, reason: clip(reason) });
   const configDir = path.dirname(input.configFile);
 
+  /** A file inside the repository with its text, or why not. */
+  const open = (file: string): { shown: string; source: string } | string => {
+    const inRepo = path.relative(input.repoRoot, file);
+    if (inRepo === "" || inRepo.split(path.sep)[0] === ".." || path.isAbsolute(inRepo)) return `${file} is outside the repository (${input.repoRoot})`;
+    const shown = inRepo.split(path.sep).join("/");
+    const source = text(file);
+    return source === undefined ? `${shown}: cannot read the file` : { shown, source };
+  };
+
+  /** The value in the parameter's target file. */
+  const targetPlace = (target: NonNullable<ParameterSpec["target"]>): Place | string => {
+    const file = path.resolve(configDir, target.file);
+    const opened = open(file);
+    if (typeof opened === "string") return opened;
+    const { shown, source } = opened;
+    const kind: TargetKind | undefined = targetKind(file);
+    const key = target.key;
+    let found: Found | string;
+    if (kind === "yaml") found = findYaml(yamlDocs(file, source), source, key.split("."), `${shown} key ${key}`);
+    else if (kind === "env") found = findEnv(source, key, shown);
+    else if (kind === "dockerfile") found = findDockerfile(source, key, shown);
+    else found = `${shown}: not a .env, .yml/.yaml file or a Dockerfile`;
+    if (typeof found === "string") return found;
+    return { file, found, ...(kind === "yaml" ? { readBack: { segments: key.split("."), memory: false } } : {}) };
+  };
+
+  /**
+   * The value in the config file: `current.<name>`; for a cpus or memory parameter absent from
+   * `current`, `workload.resources.<kind>` when untargeted and nothing at all (undefined) when
+   * targeted: its target alone holds the value.
+   */
+  const configPlace = (spec: ParameterSpec): Place | string | undefined => {
+    const file = input.configFile;
+    const opened = open(file);
+    if (typeof opened === "string") return opened;
+    const { shown, source } = opened;
+    const docs = yamlDocs(file, source);
+    const name = spec.name;
+    const resource = spec.apply.kind === "cpus" || spec.apply.kind === "memory" ? spec.apply.kind : undefined;
+    const memory = resource === "memory";
+    const found = findYaml(docs, source, ["current", name], `${shown} current.${name}`);
+    if (typeof found !== "string" || !resource || hasKey(docs, ["current", name])) {
+      return typeof found === "string" ? found : { file, found, readBack: { segments: ["current", name], memory } };
+    }
+    if (spec.target) return undefined;
+    const segments = ["workload", "resources", resource];
+    const fallback = findYaml(docs, source, segments, `${shown} workload.resources.${resource}`);
+    if (typeof fallback === "string") return `${shown}: no current.${name} and no workload.resources.${resource} to edit (the default is in use); add ${name} to current`;
+    const value = memory ? asMemory(fallback) : fallback;
+    return typeof value === "string" ? value : { file, found: value, readBack: { segments, memory } };
+  };
+
+  // every place that holds a changed parameter's value, or why one of them cannot be edited
+  const planned = new Map<string, Hit[]>();
   for (const name of input.changed) {
     const spec = input.parameters.find((p) => p.name === name);
     if (!spec) {
@@ -106,101 +170,83 @@ export function locateEdits(input: LocateInput): Suggestion {
       fail(name, `no ${expected === undefined ? "current" : "recommended"} value for ${name}`);
       continue;
     }
-
-    const file = spec.target ? path.resolve(configDir, spec.target.file) : input.configFile;
-    const inRepo = path.relative(input.repoRoot, file);
-    if (inRepo === "" || inRepo.split(path.sep)[0] === ".." || path.isAbsolute(inRepo)) {
-      fail(name, `${file} is outside the repository (${input.repoRoot})`);
-      continue;
+    // a targeted value is also in the config file's current (the anchor): both change, or neither
+    const places = [spec.target ? targetPlace(spec.target) : undefined, configPlace(spec)];
+    const reasons: string[] = [];
+    const hits: Hit[] = [];
+    for (const place of places) {
+      if (place === undefined) continue;
+      if (typeof place === "string") {
+        reasons.push(place);
+        continue;
+      }
+      const { found } = place;
+      if (!sameValue(found, expected)) {
+        reasons.push(`${found.where} (line ${found.line}) is ${show(found.value)}, but the current configuration has ${name}: ${show(expected)}; make them agree first`);
+        continue;
+      }
+      const replacement = formatValue(found.style, wanted);
+      if (replacement === undefined) {
+        reasons.push(`${found.where} (line ${found.line}): cannot write ${show(wanted)} there safely`);
+        continue;
+      }
+      // a target that names the config file's own current.<name> is one place, not two
+      if (hits.some((h) => h.file === place.file && h.line === found.line && h.start === found.start)) continue;
+      hits.push({ parameter: name, file: place.file, line: found.line, start: found.start, end: found.end, replacement, ...(place.readBack ? { readBack: place.readBack } : {}) });
     }
-    const shown = inRepo.split(path.sep).join("/");
-    const source = text(file);
-    if (source === undefined) {
-      fail(name, `${shown}: cannot read the file`);
-      continue;
+    if (reasons.length > 0) fail(name, reasons.join("; "));
+    else planned.set(name, hits);
+  }
+
+  // Lines to edit: several values on one line (a flow mapping, `ENV A=1 B=2`) become one edit.
+  // A parameter that cannot be written in one of its places is dropped from all of them and
+  // the lines are built again, so a shared line changes only the values that remain.
+  let lines: { edit: Edit; hits: Hit[] }[] = [];
+  for (;;) {
+    const dropped = new Map<string, string>();
+    const byLine = new Map<string, Hit[]>();
+    for (const hit of [...planned.values()].flat()) {
+      const key = `${hit.file}\0${hit.line}`;
+      const same = byLine.get(key) ?? [];
+      const clash = same.find((h) => hit.start < h.end && h.start < hit.end);
+      if (clash) {
+        dropped.set(hit.parameter, `${rel(input.repoRoot, hit.file)}:${hit.line}: the same value as ${clash.parameter}; give each parameter its own target`);
+        break; // the lines are built again without it
+      }
+      same.push(hit);
+      byLine.set(key, same);
     }
 
-    let found: Found | string;
-    if (spec.target) {
-      const kind: TargetKind | undefined = targetKind(file);
-      const key = spec.target.key;
-      if (kind === "yaml") found = findYaml(yamlDocs(file, source), source, key.split("."), `${shown} key ${key}`);
-      else if (kind === "env") found = findEnv(source, key, shown);
-      else if (kind === "dockerfile") found = findDockerfile(source, key, shown);
-      else found = `${shown}: not a .env, .yml/.yaml file or a Dockerfile`;
-    } else {
-      found = findYaml(yamlDocs(file, source), source, ["current", name], `${shown} current.${name}`);
-      const resource = spec.apply.kind === "cpus" || spec.apply.kind === "memory" ? spec.apply.kind : undefined;
-      if (typeof found === "string" && resource && !hasKey(yamlDocs(file, source), ["current", name])) {
-        const fallback = findYaml(yamlDocs(file, source), source, ["workload", "resources", resource], `${shown} workload.resources.${resource}`);
-        found =
-          typeof fallback === "string"
-            ? `${shown}: no current.${name} and no workload.resources.${resource} to edit (the default is in use); add ${name} to current`
-            : resource === "memory"
-              ? asMemory(fallback)
-              : fallback;
+    lines = [];
+    if (dropped.size === 0) {
+      for (const group of byLine.values()) {
+        group.sort((a, b) => a.start - b.start);
+        const first = group[0]!;
+        const before = lineAt(text(first.file)!, first.line);
+        let after = before;
+        for (const hit of [...group].reverse()) after = after.slice(0, hit.start) + hit.replacement + after.slice(hit.end);
+        if (Math.max(before.length, after.length) > MAX_LINE) {
+          for (const hit of group) dropped.set(hit.parameter, `${rel(input.repoRoot, first.file)}:${first.line}: the line is longer than ${MAX_LINE} characters; edit it by hand`);
+          continue;
+        }
+        const edit = { parameter: group.map((h) => h.parameter).join(PARAMETER_SEPARATOR), path: rel(input.repoRoot, first.file), line: first.line, before, after };
+        lines.push({ edit, hits: group });
       }
     }
-    if (typeof found === "string") {
-      fail(name, found);
-      continue;
+    // an edited YAML file must still parse, with each new value where it is expected
+    if (dropped.size === 0) {
+      for (const [name, reason] of verifyYaml(lines, input.recommended, text)) dropped.set(name, reason);
     }
-    if (!sameValue(found, expected)) {
-      fail(name, `${found.where} (line ${found.line}) is ${show(found.value)}, but the current configuration has ${name}: ${show(expected)}; make them agree first`);
-      continue;
+    if (dropped.size === 0) break;
+    for (const [name, reason] of dropped) {
+      fail(name, reason);
+      planned.delete(name);
     }
-    const replacement = formatValue(found.style, wanted);
-    if (replacement === undefined) {
-      fail(name, `${found.where} (line ${found.line}): cannot write ${show(wanted)} there safely`);
-      continue;
-    }
-    hits.push({ parameter: name, file, line: found.line, start: found.start, end: found.end, replacement });
   }
 
-  // several values on one line (a flow mapping, `ENV A=1 B=2`) become one edit
-  const byLine = new Map<string, Hit[]>();
-  for (const hit of hits) {
-    const key = `${hit.file}\0${hit.line}`;
-    const same = byLine.get(key) ?? [];
-    const clash = same.find((h) => hit.start < h.end && h.start < hit.end);
-    if (clash) {
-      fail(hit.parameter, `${rel(input.repoRoot, hit.file)}:${hit.line}: the same value as ${clash.parameter}; give each parameter its own target`);
-      continue;
-    }
-    same.push(hit);
-    byLine.set(key, same);
-  }
-
-  const edits: Edit[] = [];
-  for (const group of byLine.values()) {
-    group.sort((a, b) => a.start - b.start);
-    const first = group[0]!;
-    const before = lineAt(text(first.file)!, first.line);
-    let after = before;
-    for (const hit of [...group].reverse()) after = after.slice(0, hit.start) + hit.replacement + after.slice(hit.end);
-    if (Math.max(before.length, after.length) > MAX_LINE) {
-      for (const hit of group) fail(hit.parameter, `${rel(input.repoRoot, first.file)}:${first.line}: the line is longer than ${MAX_LINE} characters; edit it by hand`);
-      continue;
-    }
-    edits.push({
-      parameter: group.map((h) => h.parameter).join(PARAMETER_SEPARATOR),
-      path: rel(input.repoRoot, first.file),
-      line: first.line,
-      before,
-      after,
-    });
-  }
-
-  // an edited YAML file must still parse, with each new value where it is expected
-  const broken = verifyYaml(edits, input, text);
-  for (const edit of broken) {
-    for (const name of edit.parameter.split(PARAMETER_SEPARATOR)) {
-      fail(name, `${edit.path}:${edit.line}: the rewritten line would not read back as ${show(input.recommended[name])}; edit it by hand`);
-    }
-  }
-  const kept = edits.filter((e) => !broken.has(e));
-  kept.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line));
-  return { edits: kept, unresolved };
+  const edits = lines.map((l) => l.edit);
+  edits.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line));
+  return { edits, unresolved };
 }
 
 function readerOf(files: LocateInput["readFile"]): FileReader {
@@ -394,40 +440,39 @@ function formatYaml(style: Extract<Style, { kind: "yaml" }>, value: ParamValue):
   }
 }
 
-/** Re-parse every YAML file with edits: the edits whose keys do not read back as the new values. */
-function verifyYaml(edits: Edit[], input: LocateInput, text: (file: string) => string | undefined): Set<Edit> {
-  const broken = new Set<Edit>();
-  const files = new Map<string, Edit[]>();
-  for (const edit of edits) {
-    const file = path.resolve(input.repoRoot, edit.path);
-    if (targetKind(file) !== "yaml" && file !== input.configFile) continue;
-    files.set(file, [...(files.get(file) ?? []), edit]);
+/**
+ * Re-parse every YAML file with edits: the parameters whose keys do not read back as their new
+ * values, and why.
+ */
+function verifyYaml(lines: { edit: Edit; hits: Hit[] }[], recommended: Configuration, text: (file: string) => string | undefined): Map<string, string> {
+  const broken = new Map<string, string>();
+  const files = new Map<string, { edit: Edit; hits: Hit[] }[]>();
+  for (const entry of lines) {
+    const file = entry.hits[0]!.file;
+    files.set(file, [...(files.get(file) ?? []), entry]);
   }
-  for (const [file, fileEdits] of files) {
+  for (const [file, entries] of files) {
+    if (!entries.some((e) => e.hits.some((h) => h.readBack))) continue;
     const source = text(file)!;
-    const lines = source.split("\n");
-    for (const edit of fileEdits) lines[edit.line - 1] = edit.after + (lines[edit.line - 1]!.endsWith("\r") ? "\r" : "");
-    const docs = parseAllDocuments(lines.join("\n")) as unknown as Document.Parsed[];
-    for (const edit of fileEdits) {
-      for (const name of edit.parameter.split(PARAMETER_SEPARATOR)) {
-        if (broken.has(edit)) break;
-        const spec = input.parameters.find((p) => p.name === name)!;
-        const segments = spec.target ? spec.target.key.split(".") : ["current", name];
-        const wanted = input.recommended[name]!;
+    const fileLines = source.split("\n");
+    for (const { edit } of entries) fileLines[edit.line - 1] = edit.after + (fileLines[edit.line - 1]!.endsWith("\r") ? "\r" : "");
+    const docs = parseAllDocuments(fileLines.join("\n")) as unknown as Document.Parsed[];
+    const parses = Array.isArray(docs) && docs.every((d) => d.errors.length === 0);
+    for (const { edit, hits } of entries) {
+      for (const hit of hits) {
+        if (!hit.readBack || broken.has(hit.parameter)) continue;
+        const { segments, memory } = hit.readBack;
+        const wanted = recommended[hit.parameter]!;
         const ok =
-          Array.isArray(docs) &&
-          docs.every((d) => d.errors.length === 0) &&
+          parses &&
           docs.some((d) => {
-            let resolved = resolveNode(d.contents, segments);
-            if (!("node" in resolved) && !spec.target && (spec.apply.kind === "cpus" || spec.apply.kind === "memory")) {
-              resolved = resolveNode(d.contents, ["workload", "resources", spec.apply.kind]);
-            }
+            const resolved = resolveNode(d.contents, segments);
             if (!("node" in resolved) || !isScalar(resolved.node)) return false;
             const value = resolved.node.value;
-            if (!spec.target && spec.apply.kind === "memory" && typeof value === "string") return parseMemoryMiB(value) === wanted;
+            if (memory && typeof value === "string") return parseMemoryMiB(value) === wanted;
             return typeof value !== "object" && sameValue({ value } as Found, wanted);
           });
-        if (!ok) broken.add(edit);
+        if (!ok) broken.set(hit.parameter, `${edit.path}:${edit.line}: the rewritten line would not read back as ${show(wanted)}; edit it by hand`);
       }
     }
   }

@@ -64,7 +64,7 @@ export function runNode(
  * A quick variant of the example workload's config in a temp folder: few trials, short
  * windows, its own history store. Returns the config path.
  */
-export function quickExampleConfig(overrides: { trials?: number; extra?: string; parameters?: string; current?: string } = {}): { file: string; dir: string } {
+export function quickExampleConfig(overrides: { trials?: number; extra?: string; parameters?: string; current?: string; slo?: string } = {}): { file: string; dir: string } {
   const dir = mkdtempSync(path.join(tmpdir(), "sg-quick-"));
   const file = path.join(dir, "shadowgate.yml");
   writeFileSync(
@@ -84,7 +84,7 @@ ${overrides.parameters ?? `  - { name: WORKER_POOL, type: int, range: [1, 8], sc
   - { name: cpus, type: float, range: [1, 4], apply: cpus }`}
 current: ${overrides.current ?? "{ WORKER_POOL: 2, CACHE_SIZE: 128, cpus: 2 }"}
 traffic: { file: ${JSON.stringify(path.join(EXAMPLE, "traffic/recorded.har"))}, connections: 4, warmup: 1s, duration: 2s, window: 500ms }
-slo: { latency.p99: 50ms }
+slo: ${overrides.slo ?? "{ latency.p99: 50ms }"}
 objective: { minimize: latency.p99 }
 store: { path: ${JSON.stringify(path.join(dir, "store"))} }
 ${overrides.extra ?? ""}

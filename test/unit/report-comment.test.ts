@@ -3,6 +3,7 @@ import { renderComment, COMMENT_MAX_LENGTH } from "../../src/report/comment.js";
 import { renderSweepChart } from "../../src/report/chart.js";
 import { renderCheckRun } from "../../src/report/check.js";
 import { renderReport } from "../../src/report/markdown.js";
+import { escapeCell, escapeText } from "../../src/report/format.js";
 import type { ResultsDoc } from "../../src/results/schema.js";
 import { resultsSchema } from "../../src/results/schema.js";
 import { sampleManyTrials, samplePrediction, sampleResults } from "../helpers/sample-results.js";
@@ -318,5 +319,55 @@ describe("check run", () => {
     expect(check.text.length).toBeLessThanOrEqual(65_535);
     expect(check.text).toMatch(/trials table trimmed to \d+ of 1000 trials|trials table omitted/);
     expect(check.summary).toContain("❌ **Fail**");
+  });
+});
+
+describe("@mentions in what the results document says", () => {
+  const ZWJ = "\u200D";
+  /** What GitHub would link and notify: `@` + letter/digit, not after a letter/digit (outside code). */
+  const MENTION = /(?<![A-Za-z0-9])@[A-Za-z0-9]/;
+
+  it("escaped text and cells cannot mention a person or a team; e-mail-like text is left alone", () => {
+    expect(escapeText("ping @octocat and @acme/security-team")).toBe(`ping @${ZWJ}octocat and @${ZWJ}acme/security-team`);
+    expect(escapeText("@octocat at the start")).toBe(`@${ZWJ}octocat at the start`);
+    for (const before of ["(", "_", "*", "\\", "-", ".", "é", ":", "`", "<", "|"]) {
+      expect(escapeText(`${before}@octocat`), before).not.toMatch(MENTION);
+    }
+    expect(escapeCell("owner @org/team | x")).toBe(`owner @${ZWJ}org/team \\| x`);
+    expect(escapeText("mail dev@example.com or a@b.c")).toBe("mail dev@example.com or a@b.c");
+    expect(escapeText("@ alone, @@, @-x")).toBe("@ alone, @@, @-x");
+    expect(escapeText("@@octocat")).toBe(`@@${ZWJ}octocat`);
+  });
+
+  it("a character reference cannot spell an @ (GitHub decodes it before looking for mentions)", () => {
+    expect(escapeText("&#64;octocat &commat;octocat &#x40;x")).toBe("&amp;#64;octocat &amp;commat;octocat &amp;#x40;x");
+    expect(escapeText("R&D <b>")).toBe("R&amp;D &lt;b&gt;");
+  });
+
+  it("the comment, the report and the check run mention nobody a hostile document names", () => {
+    const doc = sampleResults();
+    const at = "cc @octocat, @acme/everyone (&#64;ghost) ops@example.com";
+    const hostileDoc = resultsSchema.parse({
+      ...doc,
+      parameters: [...doc.parameters, { name: "OWNER", type: "enum", values: ["@octocat", "x"], apply: { kind: "env", name: "OWNER" } }],
+      trials: doc.trials.map((t) => ({ ...t, config: { ...t.config, OWNER: "@octocat" } })),
+      current: { ...doc.current, config: { ...doc.current.config, OWNER: at } },
+      recommended: { ...doc.recommended, config: { ...doc.recommended.config, OWNER: "@acme/everyone" }, changed: [...doc.recommended.changed, "OWNER"] },
+      failures: [{ config: { OWNER: "@octocat" }, error: at }],
+      verdict: { status: "fail", reasons: [at, `second ${at}`] },
+      traffic: { ...doc.traffic, redactions: { "@octocat": 1 } },
+      suggestion: { ...doc.suggestion, unresolved: [{ parameter: "OWNER", reason: at }] },
+    });
+    for (const text of [
+      renderComment(hostileDoc, { marker: MARKER, notes: [`note ${at}`] }),
+      renderReport(hostileDoc),
+      `${renderCheckRun(hostileDoc).summary}\n${renderCheckRun(hostileDoc).text}`,
+    ]) {
+      const outside = outsideFences(text).join("\n");
+      expect(outside).not.toMatch(MENTION);
+      expect(outside).not.toMatch(/&#(?:64|x40);|&commat;/i);
+      expect(outside).toContain(`@${ZWJ}octocat`);
+      expect(outside).toContain("ops@example.com");
+    }
   });
 });

@@ -171,7 +171,7 @@ describe("locateEdits: target files", () => {
     ].join("\n");
     const target = (key: string) => ({ file: "../.env", key });
     const suggestion = locate(
-      { ".env": env, "deploy/shadowgate.yml": "current: {}\n" },
+      { ".env": env, "deploy/shadowgate.yml": `current: { WORKER_POOL: 4, CACHE_MODE: lru, GREETING: "hello # not a comment", TIMEOUT: 30 }\n` },
       [int("WORKER_POOL", target("WORKER_POOL")), enumOf("CACHE_MODE", ["lru", "lfu"], target("CACHE_MODE")), enumOf("GREETING", ["hello # not a comment", "it's me"], target("GREETING")), int("TIMEOUT", target("TIMEOUT"))],
       { WORKER_POOL: 4, CACHE_MODE: "lru", GREETING: "hello # not a comment", TIMEOUT: 30 },
       { WORKER_POOL: 8, CACHE_MODE: "lfu", GREETING: "it's me", TIMEOUT: 45 },
@@ -183,6 +183,14 @@ describe("locateEdits: target files", () => {
       // a single quote cannot sit inside single quotes: switched to double quotes
       { parameter: "GREETING", path: ".env", line: 4, before: "GREETING='hello # not a comment'", after: `GREETING="it's me"` },
       { parameter: "TIMEOUT", path: ".env", line: 6, before: "TIMEOUT = 30", after: "TIMEOUT = 45" },
+      // and the anchor in the config file, so that both places agree once accepted
+      {
+        parameter: "WORKER_POOL,CACHE_MODE,GREETING,TIMEOUT",
+        path: "deploy/shadowgate.yml",
+        line: 1,
+        before: 'current: { WORKER_POOL: 4, CACHE_MODE: lru, GREETING: "hello # not a comment", TIMEOUT: 30 }',
+        after: `current: { WORKER_POOL: 8, CACHE_MODE: lfu, GREETING: "it's me", TIMEOUT: 45 }`,
+      },
     ]);
   });
 
@@ -204,7 +212,7 @@ describe("locateEdits: target files", () => {
     ].join("\n");
     const target = (key: string) => ({ file: "/repo/chart/values.yaml", key });
     const suggestion = locate(
-      { "chart/values.yaml": values, "deploy/shadowgate.yml": "current: {}\n" },
+      { "chart/values.yaml": values, "deploy/shadowgate.yml": "current: { CACHE_SIZE: 128, BATCH_SIZE: 8, MODE: lru, SCRAPE: true }\n" },
       [int("CACHE_SIZE", target("cache.size")), int("BATCH_SIZE", target("worker.env.0.value")), enumOf("MODE", ["lru", "lfu"], target("worker.env.1.value")), bool("SCRAPE", target("podAnnotations.prometheus.io/scrape"))],
       { CACHE_SIZE: 128, BATCH_SIZE: 8, MODE: "lru", SCRAPE: true },
       { CACHE_SIZE: 1024, BATCH_SIZE: 4, MODE: "lfu", SCRAPE: false },
@@ -215,6 +223,7 @@ describe("locateEdits: target files", () => {
       ["SCRAPE", 7, '  prometheus.io/scrape: "false"'],
       ["BATCH_SIZE", 11, '      value: "4"'],
       ["MODE", 12, "    - { name: MODE, value: lfu }"],
+      ["CACHE_SIZE,BATCH_SIZE,MODE,SCRAPE", 1, "current: { CACHE_SIZE: 1024, BATCH_SIZE: 4, MODE: lfu, SCRAPE: false }"],
     ]);
   });
 
@@ -230,7 +239,7 @@ describe("locateEdits: target files", () => {
     ].join("\n");
     const target = (key: string) => ({ file: "../Dockerfile", key });
     const suggestion = locate(
-      { Dockerfile: dockerfile, "deploy/shadowgate.yml": "current: {}\n" },
+      { Dockerfile: dockerfile, "deploy/shadowgate.yml": "current:\n  GC_MODE: incremental\n  POOL: 4\n  LOG_LEVEL: info\n  QUOTED: a b\n" },
       [enumOf("GC_MODE", ["incremental", "full"], target("GC_MODE")), int("POOL", target("POOL")), enumOf("LOG_LEVEL", ["info", "debug"], target("LOG_LEVEL")), enumOf("QUOTED", ["a b", "c d"], target("QUOTED"))],
       { GC_MODE: "incremental", POOL: 4, LOG_LEVEL: "info", QUOTED: "a b" },
       { GC_MODE: "full", POOL: 2, LOG_LEVEL: "debug", QUOTED: "c d" },
@@ -240,6 +249,10 @@ describe("locateEdits: target files", () => {
       { parameter: "GC_MODE,POOL", path: "Dockerfile", line: 2, before: "ENV NODE_ENV=production GC_MODE=incremental POOL=4", after: "ENV NODE_ENV=production GC_MODE=full POOL=2" },
       { parameter: "LOG_LEVEL", path: "Dockerfile", line: 3, before: "ENV LOG_LEVEL info", after: "ENV LOG_LEVEL debug" },
       { parameter: "QUOTED", path: "Dockerfile", line: 5, before: '    QUOTED="a b"', after: '    QUOTED="c d"' },
+      { parameter: "GC_MODE", path: "deploy/shadowgate.yml", line: 2, before: "  GC_MODE: incremental", after: "  GC_MODE: full" },
+      { parameter: "POOL", path: "deploy/shadowgate.yml", line: 3, before: "  POOL: 4", after: "  POOL: 2" },
+      { parameter: "LOG_LEVEL", path: "deploy/shadowgate.yml", line: 4, before: "  LOG_LEVEL: info", after: "  LOG_LEVEL: debug" },
+      { parameter: "QUOTED", path: "deploy/shadowgate.yml", line: 5, before: "  QUOTED: a b", after: "  QUOTED: c d" },
     ]);
   });
 
@@ -263,14 +276,94 @@ describe("locateEdits: target files", () => {
       "fixtures/suggest/Dockerfile:4: ENV LOG_LEVEL debug",
       "fixtures/suggest/chart/values.yaml:6:   size: 2048 # tuned by hand",
       'fixtures/suggest/chart/values.yaml:12:       value: "16"',
+      "fixtures/suggest/shadowgate.yml:21:   WORKER_POOL: 6",
+      "fixtures/suggest/shadowgate.yml:22:   CACHE_MODE: lfu",
+      "fixtures/suggest/shadowgate.yml:23:   CACHE_SIZE: 2048",
+      "fixtures/suggest/shadowgate.yml:24:   BATCH_SIZE: 16",
+      "fixtures/suggest/shadowgate.yml:25:   GC_MODE: full",
+      "fixtures/suggest/shadowgate.yml:26:   LOG_LEVEL: debug",
     ]);
+  });
+});
+
+describe("locateEdits: a targeted parameter's two places", () => {
+  const config = "workload: { name: api }\ncurrent: { POOL: 4, CACHE: 128 }   # the anchor\ntraffic: { file: t.har }\n";
+  const pool = int("POOL", { file: "../.env", key: "POOL" });
+
+  it("edits the target and the config file's current, merged with an untargeted parameter on the same line", () => {
+    const suggestion = locate({ ".env": "# settings\nPOOL=4\n", "deploy/shadowgate.yml": config }, [pool, int("CACHE")], { POOL: 4, CACHE: 128 }, { POOL: 8, CACHE: 1024 });
+    expect(suggestion.unresolved).toEqual([]);
+    expect(suggestion.edits).toEqual([
+      { parameter: "POOL", path: ".env", line: 2, before: "POOL=4", after: "POOL=8" },
+      { parameter: "POOL,CACHE", path: "deploy/shadowgate.yml", line: 2, before: "current: { POOL: 4, CACHE: 128 }   # the anchor", after: "current: { POOL: 8, CACHE: 1024 }   # the anchor" },
+    ]);
+  });
+
+  it("changes neither place when the target disagrees, and the shared line only for the other parameter", () => {
+    const suggestion = locate({ ".env": "# settings\nPOOL=6\n", "deploy/shadowgate.yml": config }, [pool, int("CACHE")], { POOL: 4, CACHE: 128 }, { POOL: 8, CACHE: 1024 });
+    expect(suggestion.edits).toEqual([
+      { parameter: "CACHE", path: "deploy/shadowgate.yml", line: 2, before: "current: { POOL: 4, CACHE: 128 }   # the anchor", after: "current: { POOL: 4, CACHE: 1024 }   # the anchor" },
+    ]);
+    expect(suggestion.unresolved).toEqual([
+      { parameter: "POOL", reason: '.env POOL (line 2) is "6", but the current configuration has POOL: 4; make them agree first' },
+    ]);
+  });
+
+  it("changes neither place when the config file's current is missing the value, naming the config file", () => {
+    const suggestion = locate(
+      { ".env": "POOL=4\n", "deploy/shadowgate.yml": "current:\n  CACHE: 128\n" },
+      [pool, int("CACHE")],
+      { POOL: 4, CACHE: 128 },
+      { POOL: 8, CACHE: 1024 },
+    );
+    expect(suggestion.edits.map((e) => [e.parameter, e.path, e.after])).toEqual([["CACHE", "deploy/shadowgate.yml", "  CACHE: 1024"]]);
+    expect(suggestion.unresolved).toEqual([{ parameter: "POOL", reason: 'deploy/shadowgate.yml current.POOL: no key "POOL" under "current" (keys: CACHE)' }]);
+  });
+
+  it("names both places when both fail", () => {
+    const suggestion = locate({ ".env": "OTHER=1\n", "deploy/shadowgate.yml": "current: { POOL: 5 }\n" }, [pool], { POOL: 4 }, { POOL: 8 });
+    expect(suggestion.edits).toEqual([]);
+    expect(suggestion.unresolved).toEqual([
+      { parameter: "POOL", reason: ".env: no POOL=… line; deploy/shadowgate.yml current.POOL (line 1) is 5, but the current configuration has POOL: 4; make them agree first" },
+    ]);
+  });
+
+  it("drops both places when one of them cannot be written once the lines are built", () => {
+    // the config line would grow past the results document's bound: the .env edit goes too
+    const padding = "x".repeat(1960);
+    const suggestion = locate(
+      { ".env": "POOL=4\n", "deploy/shadowgate.yml": `current: { POOL: 4, NOTE: ${padding} }\n` },
+      [pool, enumOf("NOTE", [padding, "y"])],
+      { POOL: 4, NOTE: padding },
+      { POOL: 123456789012345, NOTE: padding },
+    );
+    expect(suggestion.edits).toEqual([]);
+    expect(suggestion.unresolved).toEqual([{ parameter: "POOL", reason: "deploy/shadowgate.yml:1: the line is longer than 2000 characters; edit it by hand" }]);
+  });
+
+  it("edits once a target that is the config file's own current value", () => {
+    const suggestion = locate({ "deploy/shadowgate.yml": config }, [int("POOL", { file: "shadowgate.yml", key: "current.POOL" })], { POOL: 4, CACHE: 128 }, { POOL: 2 });
+    expect(suggestion.unresolved).toEqual([]);
+    expect(suggestion.edits.map((e) => [e.parameter, e.line, e.after])).toEqual([["POOL", 2, "current: { POOL: 2, CACHE: 128 }   # the anchor"]]);
+  });
+
+  it("keeps a targeted cpus or memory parameter absent from current to its target (the default from workload.resources)", () => {
+    const cpus: ParameterSpec = { name: "cpus", type: "float", min: 1, max: 4, scale: "linear", apply: { kind: "cpus" }, target: { file: "../chart/values.yaml", key: "resources.cpu" } };
+    const suggestion = locate(
+      { "chart/values.yaml": "resources:\n  cpu: 2\n", "deploy/shadowgate.yml": "workload: { name: api, resources: { cpus: 2 } }\ncurrent: { POOL: 4 }\n" },
+      [cpus],
+      { cpus: 2 },
+      { cpus: 3 },
+    );
+    expect(suggestion.unresolved).toEqual([]);
+    expect(suggestion.edits.map((e) => [e.parameter, e.path, e.after])).toEqual([["cpus", "chart/values.yaml", "  cpu: 3"]]);
   });
 });
 
 describe("locateEdits: what it cannot edit", () => {
   it("reports a file that disagrees with the current configuration, naming the file, key and both values", () => {
     const suggestion = locate(
-      { ".env": "WORKER_POOL=6\n", "chart/values.yaml": "cache:\n  size: 256\n", "deploy/shadowgate.yml": "current: {}\n" },
+      { ".env": "WORKER_POOL=6\n", "chart/values.yaml": "cache:\n  size: 256\n", "deploy/shadowgate.yml": "current: { WORKER_POOL: 4, CACHE_SIZE: 128 }\n" },
       [int("WORKER_POOL", { file: "../.env", key: "WORKER_POOL" }), int("CACHE_SIZE", { file: "../chart/values.yaml", key: "cache.size" })],
       { WORKER_POOL: 4, CACHE_SIZE: 128 },
       { WORKER_POOL: 8, CACHE_SIZE: 1024 },
@@ -287,7 +380,7 @@ describe("locateEdits: what it cannot edit", () => {
       {
         ".env": "A=1\nA=2\n",
         "chart/values.yaml": "cache:\n  size: 1\n  text: |\n    many\n",
-        "deploy/shadowgate.yml": "current: { P: 1 }\n",
+        "deploy/shadowgate.yml": "current: { P: 1, A: 1, B: 1, C: many, D: 1, E: 1 }\n",
       },
       [
         int("A", { file: "../.env", key: "A" }),
@@ -308,18 +401,22 @@ describe("locateEdits: what it cannot edit", () => {
       C: "chart/values.yaml key cache.text: the value is a block scalar (| or >); expected a value on one line",
       D: "Dockerfile: cannot read the file",
       E: "/elsewhere/.env is outside the repository (/repo)",
-      F: 'deploy/shadowgate.yml current.F: no key "F" under "current" (keys: P)',
+      F: 'deploy/shadowgate.yml current.F: no key "F" under "current" (keys: P, A, B, C, D, E)',
     });
   });
 
   it("refuses two parameters that point at the same value", () => {
     const suggestion = locate(
-      { ".env": "POOL=4\n", "deploy/shadowgate.yml": "current: {}\n" },
+      { ".env": "POOL=4\n", "deploy/shadowgate.yml": "current: { A: 4, B: 4 }\n" },
       [int("A", { file: "../.env", key: "POOL" }), int("B", { file: "../.env", key: "POOL" })],
       { A: 4, B: 4 },
       { A: 8, B: 6 },
     );
-    expect(suggestion.edits.map((e) => e.parameter)).toEqual(["A"]);
+    // B keeps neither place: the shared current line changes only A
+    expect(suggestion.edits.map((e) => [e.parameter, e.path, e.after])).toEqual([
+      ["A", ".env", "POOL=8"],
+      ["A", "deploy/shadowgate.yml", "current: { A: 8, B: 4 }"],
+    ]);
     expect(suggestion.unresolved).toEqual([{ parameter: "B", reason: ".env:1: the same value as A; give each parameter its own target" }]);
   });
 });
@@ -549,6 +646,30 @@ describe("render", () => {
     expect(readFileSync(path.join(dir, "svc/.env"), "utf8")).toContain("export WORKER_POOL=6   # worker threads\n");
     expect(parse(readFileSync(path.join(dir, "svc/chart/values.yaml"), "utf8"))).toMatchObject({ cache: { size: 2048 }, worker: { env: [{ name: "BATCH_SIZE", value: "16" }, { name: "OTHER", value: "x" }] } });
     expect(readFileSync(path.join(dir, "svc/Dockerfile"), "utf8")).toContain("ENV NODE_ENV=production GC_MODE=full\n");
+    // the anchor moved with the targets: the next run measures the recommended values and finds
+    // every target in agreement with them
+    expect(applied.current).toEqual(recommended);
+    const next = locateEdits({
+      readFile: readOrUndefined,
+      configFile,
+      repoRoot: dir,
+      parameters: applied.parameters,
+      current: applied.current,
+      recommended: { ...applied.current, WORKER_POOL: 2, CACHE_SIZE: 64, BATCH_SIZE: 4, GC_MODE: "incremental", cpus: 2 },
+      changed: ["WORKER_POOL", "CACHE_SIZE", "BATCH_SIZE", "GC_MODE", "cpus"],
+    });
+    expect(next.unresolved).toEqual([]);
+    expect(next.edits.map((e) => `${e.path}:${e.line}`)).toEqual([
+      "svc/.env:2",
+      "svc/Dockerfile:3",
+      "svc/chart/values.yaml:6",
+      "svc/chart/values.yaml:12",
+      "svc/shadowgate.yml:6",
+      "svc/shadowgate.yml:21",
+      "svc/shadowgate.yml:23",
+      "svc/shadowgate.yml:24",
+      "svc/shadowgate.yml:25",
+    ]);
   });
 
   it("without the files' text writes zero-context hunks that git apply --unidiff-zero accepts", () => {
