@@ -25,7 +25,6 @@ export async function run(
     const result = inputs.mode === "report" ? await reportFlow(inputs, flowDeps) : await measureFlow(inputs, flowDeps);
     const { doc } = result;
 
-    await core.summary.addRaw(result.markdown, true).write();
     core.setOutput(OUTPUTS.verdict, doc.verdict.status);
     core.setOutput(OUTPUTS.recommended, JSON.stringify(doc.recommended.config));
     core.setOutput(OUTPUTS.current, JSON.stringify(doc.current.config));
@@ -43,12 +42,20 @@ export async function run(
     for (const warning of doc.sloWarnings) {
       core.warning(`current configuration is predicted to breach the SLO ${warning.kpi} ≤ ${warning.limit} (${warning.certainty}: predicted ${warning.predicted.mean.toFixed(3)}, interval ${warning.predicted.lo.toFixed(3)}–${warning.predicted.hi.toFixed(3)})`);
     }
+    try {
+      await core.summary.addRaw(result.markdown, true).write();
+    } catch (error) {
+      core.warning(`could not write the job summary: ${error instanceof Error ? error.message : String(error)}`);
+    }
     // The failing step is the status check that works everywhere, forks included. In report
-    // mode the measuring job already failed; the check run posted here carries the verdict.
-    if (inputs.mode !== "report" && failsStep(doc.verdict.status, inputs.failOn)) {
+    // mode the measuring job already failed; the check run posted here carries the verdict,
+    // unless there is none, and then this step must.
+    const carriedByCheckRun = inputs.mode === "report" && result.published?.checkRun !== undefined;
+    if (!carriedByCheckRun && failsStep(doc.verdict.status, inputs.failOn)) {
       core.setFailed(`Shadowgate gate ${doc.verdict.status}: ${doc.verdict.reasons[0] ?? ""}`);
     }
   } catch (error) {
+    if (error instanceof Error && error.stack) core.debug(error.stack);
     core.setFailed(error instanceof Error ? error.message.split("\n")[0]! : String(error));
   }
 }

@@ -8,13 +8,15 @@
  *   workflow run that triggered us, and comment/check on the right PR and commit.
  */
 import path from "node:path";
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFileSync, realpathSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "../core/ports.js";
 import { loadConfig } from "../config/load.js";
 import { runShadowgate, writeJsonFile } from "../app.js";
 import { parseResults, type GitHubPlace, type ResultsDoc } from "../results/schema.js";
 import { renderReport } from "../report/markdown.js";
+import { escapeText } from "../report/format.js";
+import { errorText } from "../core/errors.js";
 import { toBenchmarkActionJson, toBencherMetricFormat } from "../report/interop.js";
 import { readRunContext, type RunContext } from "../github/context.js";
 import { createGitHubClient, type GitHubClient } from "../github/client.js";
@@ -43,6 +45,11 @@ export interface FlowResult {
 export async function measureFlow(inputs: ActionInputs, deps: FlowDeps): Promise<FlowResult> {
   const { logger } = deps;
   const context = githubContext(deps.env);
+  if (inputs.mode === "run" && context?.eventName === "pull_request_target" && context.pullRequest?.fromFork) {
+    // pull_request_target runs with a write token and secrets: building and running a fork's
+    // code there hands both to the fork
+    throw new Error("mode run on pull_request_target would build and run a fork's code with a write token; use mode measure on pull_request and mode report on workflow_run (see the README)");
+  }
   const configFile = path.resolve(inputs.configFile);
   const config = await loadConfig(configFile);
   const storePath = path.resolve(inputs.storePath ?? config.store.path);
@@ -88,19 +95,26 @@ export async function measureFlow(inputs: ActionInputs, deps: FlowDeps): Promise
   const interop = await writeInterop(output.doc, resultsFile);
 
   let published: PublishOutcome | undefined;
-  if (inputs.mode === "run" && context?.pullRequest) {
-    const pr = context.pullRequest;
-    published = await publish(inputs, deps, context, output.doc, (file) => readInside(repoRoot, file), {
-      owner: context.repository.owner,
-      repo: context.repository.repo,
-      headSha: pr.headSha,
-      pullRequest: { number: pr.number, headRef: pr.headRef, sameRepo: !pr.fromFork },
-    });
-  } else if (inputs.mode === "measure") {
-    logger.info(`mode measure: nothing written to GitHub; upload ${resultsFile} as an artifact and run mode: report from a workflow_run workflow`);
+  try {
+    if (inputs.mode === "run" && context?.pullRequest) {
+      const pr = context.pullRequest;
+      published = await publish(inputs, deps, context, output.doc, (file) => readInside(repoRoot, file), {
+        owner: context.repository.owner,
+        repo: context.repository.repo,
+        headSha: pr.headSha,
+        pullRequest: { number: pr.number, headRef: pr.headRef, sameRepo: !pr.fromFork },
+      });
+    } else if (inputs.mode === "measure") {
+      logger.info(`mode measure: nothing written to GitHub; upload ${resultsFile} as an artifact and run mode: report from a workflow_run workflow`);
+    }
+  } catch (error) {
+    // the measurement stands whatever happened on the way to GitHub: keep the summary, the
+    // outputs and the gate
+    logger.warn(`could not report on the pull request: ${errorText(error).split("\n")[0]}`);
+    published = { notices: [`Could not report on the pull request: ${errorText(error).split("\n")[0]}`], readOnly: false, denied: [] };
+  } finally {
+    if (plan) await saveStore(deps.cache, storePath, plan, logger);
   }
-
-  if (plan) await saveStore(deps.cache, storePath, plan, logger);
   return { doc: output.doc, markdown: withNotices(output.markdown, published), resultsFile, interop, ...(published ? { published } : {}) };
 }
 
@@ -128,26 +142,40 @@ export async function reportFlow(inputs: ActionInputs, deps: FlowDeps): Promise<
   if (!run.pullRequestNumbers.includes(number)) {
     const { data: pr } = await client.rest.pulls.get({ owner: context.repository.owner, repo: context.repository.repo, pull_number: number });
     if (pr.head.sha !== run.headSha) throw new Error(`${where}.pullRequest: PR #${number}'s head is ${pr.head.sha}, not the measured ${run.headSha}; not reporting`);
+    if (pr.state !== "open") throw new Error(`${where}.pullRequest: PR #${number} is ${pr.state}; not reporting`);
+    if (run.headRepoFullName !== null && pr.head.repo?.full_name !== run.headRepoFullName) {
+      throw new Error(`${where}.pullRequest: PR #${number} comes from ${pr.head.repo?.full_name ?? "a deleted repository"}, the measured run from ${run.headRepoFullName}; not reporting`);
+    }
   }
+  // The artifact's verdict is the fork's word; the run's own failure is GitHub's.
+  const trusted: ResultsDoc =
+    run.conclusion === "failure" && doc.verdict.status !== "fail"
+      ? { ...doc, verdict: { status: "fail", reasons: [`The measuring run ${run.id} failed, whatever its results file says.`, ...doc.verdict.reasons] } }
+      : doc;
   // nothing from the PR is checked out here: the diff in the comment goes without context lines
-  const published = await publish(inputs, deps, context, doc, undefined, {
-    owner: context.repository.owner,
-    repo: context.repository.repo,
-    headSha: run.headSha,
-    pullRequest: { number, headRef: run.headBranch ?? "", sameRepo: !run.fromFork },
-  });
-  return { doc, markdown: withNotices(renderReport(doc), published), resultsFile, published };
+  const published = await publish(
+    inputs,
+    deps,
+    context,
+    trusted,
+    undefined,
+    { owner: context.repository.owner, repo: context.repository.repo, headSha: run.headSha, pullRequest: { number, headRef: run.headBranch ?? "", sameRepo: !run.fromFork } },
+    run.fromFork ? `the fork's workflow run ${run.id}` : undefined,
+  );
+  return { doc: trusted, markdown: withNotices(renderReport(trusted), published), resultsFile, published };
 }
 
 export async function readResultsFile(file: string): Promise<ResultsDoc> {
   let text: string;
   try {
+    const { size } = await stat(file);
+    if (size > MAX_RESULTS_BYTES) throw new Error(`expected a results file under ${MAX_RESULTS_BYTES / 1e6} MB, got ${(size / 1e6).toFixed(1)} MB`);
     text = await readFile(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${file}: cannot read the results file: ${code === "ENOENT" ? "no such file (was the artifact downloaded?)" : code}`);
+    const why = code === "ENOENT" ? "no such file (was the artifact downloaded?)" : code ?? errorText(error);
+    throw new Error(`${file}: cannot read the results file: ${why}`);
   }
-  if (text.length > MAX_RESULTS_BYTES) throw new Error(`${file}: expected a results file under ${MAX_RESULTS_BYTES / 1e6} MB, got ${(text.length / 1e6).toFixed(1)} MB`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -160,8 +188,9 @@ export async function readResultsFile(file: string): Promise<ResultsDoc> {
 /** Results files are small (kilobytes); anything huge is not ours. */
 const MAX_RESULTS_BYTES = 20e6;
 
+/** Where the run is on GitHub; none when run outside a workflow (no event, no repository). */
 function githubContext(env: NodeJS.ProcessEnv): RunContext | undefined {
-  return env.GITHUB_ACTIONS === "true" || env.GITHUB_REPOSITORY ? readRunContext(env) : undefined;
+  return env.GITHUB_EVENT_NAME || env.GITHUB_REPOSITORY ? readRunContext(env) : undefined;
 }
 
 function token(inputs: ActionInputs, env: NodeJS.ProcessEnv): string {
@@ -180,6 +209,7 @@ async function publish(
   doc: ResultsDoc,
   readRepoFile: ((relativePath: string) => string | undefined) | undefined,
   target: PublishTarget,
+  untrustedSource?: string,
 ): Promise<PublishOutcome | undefined> {
   if (!token(inputs, deps.env)) {
     deps.logger.warn("no token: results are only in the job summary (set the token input)");
@@ -193,6 +223,7 @@ async function publish(
     commentAuthor: inputs.commentAuthor,
     detailsUrl: context.runUrl,
     ...(readRepoFile ? { readRepoFile } : {}),
+    ...(untrustedSource ? { untrustedSource } : {}),
   }, deps.logger);
   return outcome;
 }
@@ -208,11 +239,13 @@ async function writeInterop(doc: ResultsDoc, resultsFile: string): Promise<FlowR
   return files;
 }
 
-/** A file of the checked-out repository, never one outside it. */
+/** A file of the checked-out repository, never one outside it (symlinks resolved) nor in .git. */
 function readInside(root: string, relativePath: string): string | undefined {
-  const file = path.resolve(root, relativePath);
-  if (!file.startsWith(path.resolve(root) + path.sep)) return undefined;
   try {
+    const realRoot = realpathSync(root);
+    const file = realpathSync(path.resolve(root, relativePath));
+    const inside = path.relative(realRoot, file);
+    if (inside.startsWith("..") || path.isAbsolute(inside) || inside.split(path.sep)[0] === ".git") return undefined;
     return readFileSync(file, "utf8");
   } catch {
     return undefined;
@@ -221,5 +254,5 @@ function readInside(root: string, relativePath: string): string | undefined {
 
 function withNotices(markdown: string, published: PublishOutcome | undefined): string {
   if (!published || published.notices.length === 0) return markdown;
-  return `${markdown}\n## GitHub\n\n${published.notices.map((n) => `- ${n}`).join("\n")}\n`;
+  return `${markdown}\n## GitHub\n\n${published.notices.map((n) => `- ${escapeText(n)}`).join("\n")}\n`;
 }

@@ -40,6 +40,11 @@ export interface PublishOptions {
   commentAuthor: string;
   /** link shown in the check run (the workflow run) */
   detailsUrl?: string;
+  /**
+   * The results come from a job that cannot be trusted (a fork's measure run, in report mode):
+   * say so in the check run and the comment, and suggest changes only to the config file.
+   */
+  untrustedSource?: string;
   /** reads a repository file (path relative to the root), for context lines in the comment's diff */
   readRepoFile?: (relativePath: string) => string | undefined;
 }
@@ -51,9 +56,15 @@ export interface PublishOutcome {
   checkRun?: { id: number; url: string; annotations: number };
   /** one line each, for the log and the job summary */
   notices: string[];
-  /** some write answered 403: the token cannot write here */
+  /** some write answered 403: the token cannot write here (see `denied` for which kinds) */
   readOnly: boolean;
+  /** kinds of write the token was refused (each is tried once; "where the token allows") */
+  denied: WriteKind[];
 }
+
+/** Writes needing different permissions: pull-requests/issues, checks, contents. */
+export type WriteKind = "comment" | "review" | "check" | "commit";
+const PERMISSION: Record<WriteKind, string> = { comment: "pull-requests: write", review: "pull-requests: write", check: "checks: write", commit: "contents: write" };
 
 /** GitHub's hard limit for issue comments (422 "Body is too long" beyond). */
 export const COMMENT_LIMIT = 65_536;
@@ -71,21 +82,29 @@ export async function publishResults(
   options: PublishOptions,
   logger: Logger,
 ): Promise<PublishOutcome> {
-  const outcome: PublishOutcome = { notices: [], readOnly: false };
+  const outcome: PublishOutcome = { notices: [], readOnly: false, denied: [] };
   const { owner, repo } = target;
   const pr = target.pullRequest;
 
-  /** Run one write; a 403 marks the token read-only and skips later writes. */
-  const write = async <T>(what: string, action: () => Promise<T>): Promise<T | undefined> => {
-    if (outcome.readOnly) return undefined;
+  /**
+   * Run one write. A 403 marks the token read-only for that kind of write (skipping the rest of
+   * that kind); other kinds are still tried, since a token may allow checks but not comments.
+   */
+  const write = async <T>(kind: WriteKind, what: string, action: () => Promise<T>): Promise<T | undefined> => {
+    const sameScope = (k: WriteKind) => PERMISSION[k] === PERMISSION[kind];
+    if (outcome.denied.some(sameScope)) return undefined;
     try {
       return await action();
     } catch (error) {
       const status = httpStatus(error);
       if (status === 403) {
+        const first = !outcome.readOnly;
         outcome.readOnly = true;
+        outcome.denied.push(kind);
         outcome.notices.push(
-          `Could not ${what}: the token cannot write to ${owner}/${repo} (HTTP ${status}: ${firstLine(error)}). Pull requests from forks get a read-only token: use the two-phase mode (\`mode: measure\` here, \`mode: report\` from a workflow_run workflow) — see the README.`,
+          `Could not ${what}: the token cannot write to ${owner}/${repo} (HTTP ${status}: ${firstLine(error)}; needs \`${PERMISSION[kind]}\`).${
+            first ? " Pull requests from forks get a read-only token: use the two-phase mode (`mode: measure` here, `mode: report` from a workflow_run workflow) — see the README." : ""
+          }`,
         );
       } else {
         outcome.notices.push(`Could not ${what}: ${status ? `HTTP ${status}: ` : ""}${firstLine(error)}`);
@@ -96,6 +115,10 @@ export async function publishResults(
   };
 
   let edits = doc.recommended.keepCurrent ? [] : doc.suggestion.edits;
+  if (options.untrustedSource) {
+    edits = edits.filter((edit) => edit.path === doc.github?.configPath);
+    outcome.notices.push(`These results were measured by ${options.untrustedSource}, which the PR's author controls: treat them as unverified. The gate is that job's own result.`);
+  }
   let outside: Edit[] = [];
   if (pr && edits.length > 0 && options.suggest !== "none") {
     let suggest = options.suggest;
@@ -104,22 +127,29 @@ export async function publishResults(
       suggest = "review";
     }
     if (suggest === "commit") {
-      const pushed = await write("push the recommended configuration", () => pushCommit(client, doc, target, edits));
+      const pushed = await write("commit", "push the recommended configuration", () => pushCommit(client, doc, target, edits));
       if (pushed) {
         outcome.commit = pushed;
-        outcome.notices.push(`Pushed ${pushed.sha.slice(0, 7)} to \`${pr.headRef}\` with the recommended configuration (${pushed.files.join(", ")}).`);
+        outcome.notices.push(
+          `Pushed ${pushed.sha.slice(0, 7)} to \`${pr.headRef}\` with the recommended configuration (${pushed.files.join(", ")}). A push made with the workflow's own GITHUB_TOKEN starts no workflow: to have checks run on it, give \`token\` a GitHub App or personal token.`,
+        );
         edits = [];
-      } else if (!outcome.readOnly) {
+      } else {
         suggest = "review";
       }
     }
     if (suggest === "review" && edits.length > 0) {
-      const diffText = await read("read the PR's diff", () => pullRequestDiff(client, owner, repo, pr.number), outcome, logger);
+      // Suggestions are judged against the measured head: if the PR moved on, its diff no longer
+      // describes those lines, so the change goes in the comment as a diff instead.
+      const head = await read("read the PR", () => client.rest.pulls.get({ owner, repo, pull_number: pr.number }), outcome, logger);
+      const moved = head !== undefined && head.data.head.sha !== target.headSha;
+      if (moved) outcome.notices.push(`The PR moved on to ${head.data.head.sha.slice(0, 7)} since ${target.headSha.slice(0, 7)} was measured; the change is shown as a diff instead of suggestions.`);
+      const diffText = head === undefined || moved ? undefined : await read("read the PR's diff", () => pullRequestDiff(client, owner, repo, pr.number), outcome, logger);
       const placed = diffText === undefined ? { review: [], outside: edits } : placeEdits(edits, parsePullRequestDiff(diffText));
       outside = placed.outside;
       const fresh = placed.review.length > 0 ? await withoutRepeats(client, target, pr.number, placed.review, options.commentAuthor, outcome, logger) : [];
       if (fresh.length > 0) {
-        const review = await write("post the suggestions as a review", async () => {
+        const review = await write("review", "post the suggestions as a review", async () => {
           const { data } = await client.rest.pulls.createReview({
             owner,
             repo,
@@ -142,8 +172,15 @@ export async function publishResults(
   if (pr && options.comment) {
     const diff = outside.length > 0 ? unifiedDiff(outside, options.readRepoFile) : undefined;
     const body = renderComment(doc, { marker: commentMarker(doc.workload), ...(diff ? { diff } : {}), notes: outcome.notices, maxLength: COMMENT_LIMIT });
-    const existing = await read("list the PR's comments", () => findStickyComment(client, owner, repo, pr.number, commentMarker(doc.workload), options.commentAuthor), outcome, logger);
-    const comment = await write(existing ? "update the PR comment" : "comment on the PR", async () => {
+    const listed = await read(
+      "list the PR's comments",
+      async () => ({ id: await findStickyComment(client, owner, repo, pr.number, commentMarker(doc.workload), options.commentAuthor) }),
+      outcome,
+      logger,
+    );
+    // without the list we cannot know whether our comment exists: writing could make a second one
+    const existing = listed?.id;
+    const comment = listed === undefined ? undefined : await write("comment", existing ? "update the PR comment" : "comment on the PR", async () => {
       if (existing) {
         const { data } = await client.rest.issues.updateComment({ owner, repo, comment_id: existing, body });
         return { id: data.id, url: data.html_url, action: "updated" as const };
@@ -158,8 +195,9 @@ export async function publishResults(
   }
 
   if (options.checkRun) {
-    const check = renderCheckRun(doc, { name: options.checkName });
-    const checkRun = await write("create the check run", async () => {
+    const rendered = renderCheckRun(doc, { name: options.checkName });
+    const check = options.untrustedSource ? { ...rendered, title: `[unverified] ${rendered.title}`.slice(0, 255) } : rendered;
+    const checkRun = await write("check", "create the check run", async () => {
       const first = check.annotations.slice(0, ANNOTATIONS_PER_REQUEST);
       const { data } = await client.rest.checks.create({
         owner,
@@ -172,18 +210,20 @@ export async function publishResults(
         ...(options.detailsUrl ? { details_url: options.detailsUrl } : {}),
         output: { title: check.title, summary: check.summary, text: check.text, annotations: first },
       });
+      return { id: data.id, url: data.html_url ?? "", annotations: first.length };
+    });
+    if (checkRun) {
+      outcome.checkRun = checkRun;
       // GitHub takes at most 50 annotations per request; the rest go in updates
       for (let i = ANNOTATIONS_PER_REQUEST; i < check.annotations.length; i += ANNOTATIONS_PER_REQUEST) {
-        await client.rest.checks.update({
-          owner,
-          repo,
-          check_run_id: data.id,
-          output: { title: check.title, summary: check.summary, annotations: check.annotations.slice(i, i + ANNOTATIONS_PER_REQUEST) },
-        });
+        const batch = check.annotations.slice(i, i + ANNOTATIONS_PER_REQUEST);
+        const updated = await write("check", "add annotations to the check run", () =>
+          client.rest.checks.update({ owner, repo, check_run_id: checkRun.id, output: { title: check.title, summary: check.summary, annotations: batch } }),
+        );
+        if (!updated) break;
+        checkRun.annotations += batch.length;
       }
-      return { id: data.id, url: data.html_url ?? "", annotations: check.annotations.length };
-    });
-    if (checkRun) outcome.checkRun = checkRun;
+    }
   }
   return outcome;
 }
@@ -234,7 +274,8 @@ async function withoutRepeats(
     logger,
   );
   if (!earlier) return withBodies;
-  const seen = new Set(earlier.filter((c) => c.user?.login === author).map((c) => `${c.path}\n${c.line ?? c.original_line}\n${c.body}`));
+  // outdated comments (line null: the line changed since) do not count as suggested
+  const seen = new Set(earlier.filter((c) => c.user?.login === author && typeof c.line === "number").map((c) => `${c.path}\n${c.line}\n${c.body}`));
   return withBodies.filter((c) => !seen.has(`${c.path}\n${c.line}\n${c.body}`));
 }
 

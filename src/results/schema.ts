@@ -71,8 +71,9 @@ export const editSchema = z.object({
   parameter: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*(,[A-Za-z_][A-Za-z0-9_.-]*)*$/).max(1000),
   path: text(500).refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "expected a path inside the repository"),
   line: z.number().int().min(1),
-  before: text(2000),
-  after: text(2000),
+  /** whole lines: a line break would smuggle extra lines into a suggestion or a commit */
+  before: text(2000).regex(/^[^\r\n]*$/, "expected one line"),
+  after: text(2000).regex(/^[^\r\n]*$/, "expected one line"),
 });
 export const suggestionSchema = z.object({
   edits: z.array(editSchema).max(100),

@@ -126,10 +126,12 @@ describe("publishing to a pull request", () => {
     expect(fake.comments).toHaveLength(0);
     expect(fake.reviews).toHaveLength(0);
     expect(fake.checkRuns).toHaveLength(0);
-    // after the first 403, no further writes are attempted
+    // one refused attempt per permission (pull-requests for the review, so the comment is not
+    // tried; checks for the check run), nothing more
     const writes = fake.requests.filter((r) => r.method !== "GET");
-    expect(writes).toHaveLength(1);
-    expect(writes[0]!.status).toBe(403);
+    expect(writes.map((w) => [w.operationId, w.status])).toEqual([["pulls/create-review", 403], ["checks/create", 403]]);
+    expect(outcome.denied).toEqual(["review", "check"]);
+    expect(outcome.notices[1]).toMatch(/needs `checks: write`/);
   });
 
   it("trims an over-long report under GitHub's 65,536-character limit, keeping the verdict", async () => {
@@ -152,6 +154,35 @@ describe("publishing to a pull request", () => {
     expect(fake.checkRuns).toHaveLength(1);
     expect(fake.checkRuns[0]!.output?.annotations).toHaveLength(120);
     expect(fake.requests.filter((r) => r.operationId === "checks/update")).toHaveLength(2);
+  });
+
+  it("writes no comment when the comments cannot be listed (it might make a second one)", async () => {
+    fake.addPullRequest({ number: 7, headSha: HEAD, headRef: "tune-pool", diff: UNRELATED_DIFF });
+    fake.failNext({ method: "GET", operationId: "issues/list-comments" }, { status: 500, body: { message: "Server Error" } }, 10);
+    const outcome = await publishResults(client(), doc(), target(), { ...options, checkRun: false }, logger);
+    expect(outcome.comment).toBeUndefined();
+    expect(fake.comments).toHaveLength(0);
+    expect(outcome.notices.join(" ")).toMatch(/Could not list the PR's comments: HTTP 500/);
+  });
+
+  it("shows a diff instead of suggestions when the PR moved on since the measured commit", async () => {
+    fake.addPullRequest({ number: 7, headSha: "b1a52d7fc49cf64068379eb43797fa1ad26b77c3", headRef: "tune-pool", diff: diffTouchingCurrentLine() });
+    const outcome = await publishResults(client(), doc(), { ...target(), headSha: HEAD }, { ...options, checkRun: false }, logger);
+    expect(fake.reviews).toHaveLength(0);
+    expect(outcome.notices.join(" ")).toMatch(/moved on to b1a52d7 since 4ace4ec/);
+    expect(fake.comments[0]!.body).toContain(`+${SAMPLE_AFTER}`);
+  });
+
+  it("labels results from a fork's run as unverified and suggests only on the config file", async () => {
+    fake.addPullRequest({ number: 8, headSha: HEAD, headRef: "main", headRepoFullName: "forker/orders", diff: diffTouchingCurrentLine() });
+    const sneaky = { parameter: "X", path: ".github/workflows/ci.yml", line: 1, before: "name: ci", after: "name: pwned" };
+    const base = doc();
+    const fromFork = doc({ suggestion: { edits: [...base.suggestion.edits, sneaky], unresolved: [] } });
+    await publishResults(client(), fromFork, target(8, false), { ...options, untrustedSource: "the fork's workflow run 1" }, logger);
+    expect(fake.reviews[0]!.comments.map((c) => c.path)).toEqual([SAMPLE_CONFIG_PATH]);
+    expect(fake.checkRuns[0]!.output?.title).toMatch(/^\[unverified\] /);
+    expect(fake.comments[0]!.body).toMatch(/unverified/);
+    expect(fake.comments[0]!.body).not.toContain("pwned");
   });
 
   it("retries a 502 and still posts", async () => {
