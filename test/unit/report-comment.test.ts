@@ -184,7 +184,7 @@ function hostile(): ResultsDoc {
     traffic: { ...doc.traffic, redactions: { [evil]: 3 } },
     sweep: { parameter: "MODE", kpi: "latency.p99", heldAt: "current", points: mode.map((value, i) => ({ value, predicted: samplePrediction(30 + i) })) },
     suggestion: {
-      edits: [{ parameter: "MODE", path: "config/app.yml", line: 3, before: "mode: a", after: "mode: ```\n</details>" }],
+      edits: [{ parameter: "MODE", path: "config/app.yml", line: 3, before: "mode: a", after: "mode: ``` </details> <script>x</script>" }],
       unresolved: [{ parameter: "MODE", reason: evil }],
     },
   });
