@@ -3,7 +3,7 @@
  * A corrupted or incompatible file is moved aside with a warning, never a crash, so
  * nothing is lost and the run goes on with an empty history.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { HistoryStore, Logger } from "../core/ports.js";
@@ -34,6 +34,7 @@ export class LocalFolderStore implements HistoryStore {
       const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
       await rename(file, aside);
       this.logger.warn(`${file}: ignored (${problem}); moved to ${aside}, starting with an empty history`);
+      await pruneSetAside(file, KEEP_SET_ASIDE);
       return emptyHistory(workload);
     }
     return problem;
@@ -47,6 +48,16 @@ export class LocalFolderStore implements HistoryStore {
     await writeFile(temp, JSON.stringify(history));
     await rename(temp, file);
   }
+}
+
+/** Set-aside files kept for inspection; the store folder is cached, so older ones are removed. */
+const KEEP_SET_ASIDE = 2;
+
+async function pruneSetAside(file: string, keep: number): Promise<void> {
+  const prefix = `${path.basename(file)}.unreadable-`;
+  const names = (await readdir(path.dirname(file))).filter((name) => name.startsWith(prefix)).sort();
+  // names carry an ISO timestamp, so sorting puts the oldest first
+  for (const name of names.slice(0, Math.max(0, names.length - keep))) await rm(path.join(path.dirname(file), name), { force: true });
 }
 
 export function emptyHistory(workload: string): History {

@@ -117,6 +117,11 @@ describe("local history store", () => {
       expect(logger.warnings[0]).toMatch(why);
     }
     expect(readdirSync(path.join(dir, "api")).filter((f) => f.includes("unreadable"))).toHaveLength(2);
+    // the folder is cached across runs: only the newest two set-aside files are kept
+    writeFileSync(store.fileFor("api"), "garbage");
+    await store.load("api");
+    const kept = readdirSync(path.join(dir, "api")).filter((f) => f.includes("unreadable"));
+    expect(kept).toHaveLength(2);
   });
 });
 
