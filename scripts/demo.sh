@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 export TESTCONTAINERS_RYUK_DISABLED=true
 
 bash scripts/setup.sh
-node bin/shadowgate.js run --config fixtures/example/shadowgate.yml --json "${SHADOWGATE_DEMO_JSON:-/tmp/shadowgate-demo.json}" "$@"
+node bin/shadowgate.js run --config fixtures/example/shadowgate.yml --json "${SHADOWGATE_DEMO_JSON:-/tmp/shadowgate-demo.json}" \
+  --comment "${SHADOWGATE_DEMO_COMMENT:-/tmp/shadowgate-demo-comment.md}" "$@"

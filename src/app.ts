@@ -121,9 +121,14 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
 
 /** Write JSON (pretty), creating the folder; errors name the file. */
 export async function writeJsonFile(file: string, value: unknown, what: string): Promise<void> {
+  await writeTextFile(file, `${JSON.stringify(value, null, 2)}\n`, what);
+}
+
+/** Write text, creating the folder; errors name the file. */
+export async function writeTextFile(file: string, text: string, what: string): Promise<void> {
   try {
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+    await writeFile(file, text);
   } catch (error) {
     throw new Error(`cannot write the ${what} ${file}: ${errorText(error)}`);
   }

@@ -5,20 +5,29 @@
  */
 import { parseArgs } from "node:util";
 import type { Logger } from "./core/ports.js";
-import { runShadowgate } from "./app.js";
+import path from "node:path";
+import { runShadowgate, writeTextFile } from "./app.js";
+import { commentMarker, renderComment } from "./report/comment.js";
+import { failsStep } from "./action/inputs.js";
 import { parseDuration } from "./config/units.js";
 import { ConfigError } from "./config/load.js";
 import { InterruptedError } from "./core/errors.js";
 
-const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--trials N] [--store DIR] [--timeout 30m] [--verbose]
+const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--comment FILE] [--trials N] [--store DIR] [--timeout 30m] [--fail-on never|fail|warn] [--verbose]
 
   run        build the workload, measure shadows with recorded traffic, train the
              model and print the recommended configuration
   --config   the config file (default: shadowgate.yml)
-  --json     also write the results (trials, KPIs, predictions) as JSON to FILE
+  --json     also write the results (trials, KPIs, predictions, verdict) as JSON to FILE
+  --comment  also write the pull-request comment (markdown, ≤ 65,536 characters) to FILE,
+             for CI systems that post it themselves
   --trials   override shadows.trials
   --store    folder that keeps the history between runs (default: store.path)
-  --timeout  stop everything after this long (default: 60m)`;
+  --timeout  stop everything after this long (default: 60m)
+  --fail-on  exit 3 when the gate's verdict is fail (or warn or worse); default never`;
+
+/** Exit code of a run whose gate failed (distinct from errors, 1, and bad arguments, 2). */
+export const GATE_FAILED_EXIT_CODE = 3;
 
 export async function main(argv: string[], io: { out: (text: string) => void; err: (text: string) => void } = defaultIo): Promise<number> {
   let parsed;
@@ -32,6 +41,8 @@ export async function main(argv: string[], io: { out: (text: string) => void; er
         trials: { type: "string" },
         store: { type: "string" },
         timeout: { type: "string", default: "60m" },
+        comment: { type: "string" },
+        "fail-on": { type: "string", default: "never" },
         verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -53,6 +64,11 @@ export async function main(argv: string[], io: { out: (text: string) => void; er
   const trials = values.trials === undefined ? undefined : Number(values.trials);
   if (trials !== undefined && !(Number.isInteger(trials) && trials >= 1)) {
     io.err(`shadowgate: --trials: expected a whole number ≥ 1, got "${values.trials}"`);
+    return 2;
+  }
+  const failOn = values["fail-on"];
+  if (failOn !== "never" && failOn !== "fail" && failOn !== "warn") {
+    io.err(`shadowgate: --fail-on: expected one of never, fail, warn, got "${failOn}"`);
     return 2;
   }
   const timeoutMs = parseDuration(values.timeout);
@@ -79,7 +95,14 @@ export async function main(argv: string[], io: { out: (text: string) => void; er
     });
     io.out(output.markdown);
     if (output.jsonFile) io.err(`results written to ${output.jsonFile}`);
-    return 0;
+    if (values.comment) {
+      const file = path.resolve(values.comment);
+      await writeTextFile(file, renderComment(output.doc, { marker: commentMarker(output.doc.workload) }), "comment file");
+      io.err(`pull-request comment written to ${file}`);
+    }
+    const { verdict } = output.doc;
+    io.err(`verdict: ${verdict.status}: ${verdict.reasons[0] ?? ""}`);
+    return failsStep(verdict.status, failOn) ? GATE_FAILED_EXIT_CODE : 0;
   } catch (error) {
     if (error instanceof InterruptedError) {
       io.err(`shadowgate: ${error.message}`);

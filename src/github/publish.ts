@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../core/ports.js";
 import type { Edit, ResultsDoc } from "../results/schema.js";
-import { renderComment } from "../report/comment.js";
+import { commentMarker, renderComment } from "../report/comment.js";
 import { renderCheckRun } from "../report/check.js";
 import { parsePullRequestDiff, placeEdits } from "../suggest/diff.js";
 import { suggestionBody, unifiedDiff } from "../suggest/render.js";
@@ -71,9 +71,7 @@ export const COMMENT_LIMIT = 65_536;
 /** Check run annotations per request. */
 const ANNOTATIONS_PER_REQUEST = 50;
 
-export function commentMarker(workload: string): string {
-  return `<!-- shadowgate:workload=${workload.replace(/[^A-Za-z0-9_.-]/g, "_")} -->`;
-}
+export { commentMarker };
 
 export async function publishResults(
   client: GitHubClient,

@@ -42,6 +42,11 @@ export interface CommentOptions {
   maxLength?: number;
 }
 
+/** The hidden marker that finds the sticky comment again: one comment per workload per PR. */
+export function commentMarker(workload: string): string {
+  return `<!-- shadowgate:workload=${workload.replace(/[^A-Za-z0-9_.-]/g, "_")} -->`;
+}
+
 /**
  * The comment, in this order: marker, verdict (emoji, the first reason), the other reasons,
  * SLO warnings, the recommendation, current vs recommended, the model's trust, the chart,

@@ -43,7 +43,8 @@ describe.each([
   ["node 24", node24],
 ])("the bundled action on %s", (_label, node) => {
   it("runs the loop and writes the job summary, outputs and results file", async () => {
-    const { file, dir } = quickExampleConfig({ trials: 3 });
+    // an SLO it always meets: this test is about the plumbing, not the gate (see github.test.ts)
+    const { file, dir } = quickExampleConfig({ trials: 3, slo: "{ latency.p99: 5s }" });
     const env = runnerEnv(dir, { config: file, timeout: "10m" });
     const result = await runNode([ACTION], { node, env });
     expect(result.code, result.stdout + result.stderr).toBe(0);
@@ -63,6 +64,7 @@ describe.each([
     expect(JSON.parse(outputs["current-config"]!)).toEqual({ WORKER_POOL: 2, CACHE_SIZE: 128, cpus: 2 });
     expect(["true", "false"]).toContain(outputs["keep-current"]);
     expect(outputs["results-file"]).toBe(path.join(dir, "shadowgate-results.json"));
+    expect(outputs.verdict).toBe("pass");
 
     const results = JSON.parse(readFileSync(outputs["results-file"]!, "utf8"));
     expect(results.trials).toHaveLength(3);

@@ -96,6 +96,22 @@ describe("shadowgate run (bundled CLI, real Docker)", () => {
     const result = await runNode([CLI, "run", "--trials", "zero"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--trials: expected a whole number ≥ 1, got "zero"/);
+    const failOn = await runNode([CLI, "run", "--fail-on", "sometimes"]);
+    expect(failOn.code).toBe(2);
+    expect(failOn.stderr).toMatch(/--fail-on: expected one of never, fail, warn, got "sometimes"/);
+  });
+
+  it("exits 3 when the gate fails with --fail-on fail, and writes the PR comment for other CI systems", async () => {
+    // p99 under 0.1 ms: an SLO no configuration meets, so the measured anchor breaches it
+    const { file, dir } = quickExampleConfig({ trials: 2, slo: "{ latency.p99: 0.1ms }" });
+    const comment = path.join(dir, "comment.md");
+    const result = await runNode([CLI, "run", "--config", file, "--fail-on", "fail", "--comment", comment]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/verdict: fail: The current configuration breaches an SLO: latency\.p99 measured [\d.]+ ms/);
+    const body = readFileSync(comment, "utf8");
+    expect(body.startsWith("<!-- shadowgate:workload=orders-api -->")).toBe(true);
+    expect(body).toMatch(/Fail/);
+    expect(body.length).toBeLessThanOrEqual(65_536);
   });
 
   it("stops and removes every shadow when interrupted with SIGTERM mid-run", async () => {
