@@ -3,7 +3,7 @@
  * recommended configuration: the data behind the report's chart ("what does this knob do?").
  */
 import type { Configuration, KpiName, ParamValue, ParameterCatalog, ParameterSpec, PredictiveModel, Prediction } from "../core/types.js";
-import { decodeValue, sameValue } from "../search/space.js";
+import { decodeValue, roundFloat, sameValue } from "../search/space.js";
 
 export interface Sweep {
   parameter: string;
@@ -47,7 +47,8 @@ export function sweepValues(spec: ParameterSpec): ParamValue[] {
   if (spec.type === "bool") return [false, true];
   const values: ParamValue[] = [];
   for (let i = 0; i < POINTS; i++) {
-    const value = decodeValue(spec, i / (POINTS - 1));
+    const raw = decodeValue(spec, i / (POINTS - 1));
+    const value = typeof raw === "number" && spec.type === "float" ? roundFloat(raw) : raw;
     if (!values.some((v) => sameValue(v, value))) values.push(value);
   }
   return values;
