@@ -201,6 +201,16 @@ describe("the bundled action on GitHub", () => {
     expect(bad.stdout).toMatch(/::error::.*malformed\.json: trials\[0\]\.requests: /);
   });
 
+  it("on a nightly schedule: measured on the default branch, nothing written to GitHub", async () => {
+    const ws = workspace();
+    const before = fake.requests.length;
+    const run = await runAction({ event: "schedule.json", eventName: "schedule", ref: "refs/heads/main", sha: MAIN_MERGE, dir: ws.dir, inputs: { config: ws.config, token: FAKE_WRITE_TOKEN, trials: "3" } });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(fake.requests.length).toBe(before);
+    expect(run.stdout).toMatch(/trial 3\/3/);
+    expect(JSON.parse(readFileSync(run.outputs["results-file"]!, "utf8")).github).toMatchObject({ eventName: "schedule", pullRequest: null });
+  });
+
   it("on a push to the default branch: no PR, so nothing is written to GitHub", async () => {
     const ws = workspace();
     const before = fake.requests.length;
