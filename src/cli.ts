@@ -1,5 +1,6 @@
 /**
- * Composition root for the CLI: `shadowgate run [--config FILE] [--json FILE]`.
+ * Composition root for the CLI: `shadowgate run [--config FILE] [--json FILE]` and
+ * `shadowgate bench-model --data FILE.csv --sizes 16,32,48`.
  * Progress goes to stderr, the report to stdout; every failure is one clear line and a
  * non-zero exit code.
  */
@@ -12,8 +13,31 @@ import { failsStep } from "./action/inputs.js";
 import { parseDuration } from "./config/units.js";
 import { ConfigError } from "./config/load.js";
 import { InterruptedError } from "./core/errors.js";
+import { readPerfData } from "./bench/perf-data.js";
+import { benchJson, benchModel, benchTable, checkSizes, formatMs, type Fit } from "./bench/model-bench.js";
+
+const BENCH_LINE = "shadowgate bench-model --data FILE.csv --sizes N[,N…] [--runs 30] [--seed 1] [--json]";
+
+const BENCH_HELP = `  bench-model  benchmark the performance model with the published protocol: for each
+               training sample size N, train on N configurations drawn at random without
+               replacement, test on all the other rows, MRE = mean(|predicted − actual| /
+               actual) × 100; repeat --runs times; report the mean, median and quartiles of
+               the MRE over the runs, and the fit time
+  --data     CSV with a header row: every column but the last is a configuration option,
+             the last the measured performance (numbers only, target never 0)
+  --sizes    training sample sizes, comma-separated whole numbers ≥ 1, each smaller than
+             the number of rows (e.g. 16,32,48)
+  --runs     runs per sample size (default 30)
+  --seed     seed of the samples and the learner (default 1): the same seed, the same numbers
+  --json     print JSON instead of the table: {"dataset", "results": [{"n", "mre_mean",
+             "mre_median", "mre_p25", "mre_p75", "runs", "test_rows", "fit_ms_mean",
+             "fit_ms_median"}]}; every mre_* is a percentage (8.2 means 8.2 %), as in the
+             published tables`;
+
+const BENCH_USAGE = `usage: ${BENCH_LINE}\n\n${BENCH_HELP}`;
 
 const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--comment FILE] [--trials N] [--store DIR] [--timeout 30m] [--fail-on never|fail|warn] [--verbose]
+       ${BENCH_LINE}
 
   run        build the workload, measure shadows with recorded traffic, train the
              model and print the recommended configuration
@@ -24,12 +48,18 @@ const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--comment FI
   --trials   override shadows.trials
   --store    folder that keeps the history between runs (default: store.path)
   --timeout  stop everything after this long (default: 60m)
-  --fail-on  exit 3 when the gate's verdict is fail (or warn or worse); default never`;
+  --fail-on  exit 3 when the gate's verdict is fail (or warn or worse); default never
+
+${BENCH_HELP}`;
 
 /** Exit code of a run whose gate failed (distinct from errors, 1, and bad arguments, 2). */
 export const GATE_FAILED_EXIT_CODE = 3;
 
-export async function main(argv: string[], io: { out: (text: string) => void; err: (text: string) => void } = defaultIo): Promise<number> {
+type Io = { out: (text: string) => void; err: (text: string) => void };
+
+/** `deps.fit` replaces the benchmarked learner (tests); by default it is the tuned learner of src/model/learner.ts. */
+export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit } = {}): Promise<number> {
+  if (argv[0] === "bench-model") return benchModelCommand(argv.slice(1), io, deps);
   let parsed;
   try {
     parsed = parseArgs({
@@ -58,7 +88,7 @@ export async function main(argv: string[], io: { out: (text: string) => void; er
   }
   const [command] = positionals;
   if (command !== "run") {
-    io.err(`shadowgate: unknown command "${command}"; expected "run"\n${USAGE}`);
+    io.err(`shadowgate: unknown command "${command}"; expected "run" or "bench-model"\n${USAGE}`);
     return 2;
   }
   const trials = values.trials === undefined ? undefined : Number(values.trials);
@@ -113,6 +143,96 @@ export async function main(argv: string[], io: { out: (text: string) => void; er
     if (values.verbose && error instanceof Error && error.stack) io.err(error.stack);
     return 1;
   }
+}
+
+/** `shadowgate bench-model …` (argv without the command): 0, 1 on bad data, 2 on bad arguments. */
+async function benchModelCommand(argv: string[], io: Io, deps: { fit?: Fit }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        data: { type: "string" },
+        sizes: { type: "string" },
+        runs: { type: "string", default: "30" },
+        seed: { type: "string", default: "1" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    io.err(`shadowgate: ${(error as Error).message}\n${BENCH_USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.err(BENCH_USAGE);
+    return 0;
+  }
+  const usageError = (message: string) => {
+    io.err(`shadowgate: ${message}\n${BENCH_USAGE}`);
+    return 2;
+  };
+  if (positionals.length > 0) return usageError(`bench-model: unexpected argument "${positionals[0]}"`);
+  if (values.data === undefined || values.data === "") return usageError("bench-model: --data FILE.csv is required");
+  if (values.sizes === undefined) return usageError("bench-model: --sizes is required, e.g. --sizes 16,32,48");
+  const sizes = parseSizes(values.sizes);
+  if (sizes === undefined) return usageError(`--sizes: expected comma-separated whole numbers ≥ 1 like 16,32,48, got "${values.sizes}"`);
+  const runs = wholeNumber(values.runs);
+  if (runs === undefined || runs < 1) return usageError(`--runs: expected a whole number ≥ 1, got "${values.runs}"`);
+  const seed = wholeNumber(values.seed);
+  if (seed === undefined || seed > 0xffffffff) return usageError(`--seed: expected a whole number from 0 to 4294967295, got "${values.seed}"`);
+
+  try {
+    const data = await readPerfData(values.data);
+    checkSizes(data, sizes);
+    const fit = deps.fit ?? (await defaultFit());
+    io.err(`${data.file}: ${data.y.length} configurations, ${data.options.length} options, target "${data.target}"; sizes ${sizes.join(", ")}; ${runs} runs each; seed ${seed}`);
+    let fitTotal = 0;
+    const result = benchModel(data, {
+      sizes,
+      runs,
+      seed,
+      fit,
+      onRun: ({ n, run, runs: of, fitMs }) => {
+        fitTotal += fitMs;
+        if (run === of) {
+          io.err(`N = ${n}: ${of} runs, fit ${formatMs(fitTotal / of)} on average`);
+          fitTotal = 0;
+        }
+      },
+    });
+    io.out(values.json ? JSON.stringify(benchJson(result), null, 2) : benchTable(result));
+    return 0;
+  } catch (error) {
+    io.err(`shadowgate: error: ${oneLine(error)}`);
+    return 1;
+  }
+}
+
+/** The tuned learner, loaded only when a benchmark runs. */
+async function defaultFit(): Promise<Fit> {
+  const { fitTuned } = await import("./model/learner.js");
+  return (X, y, seed) => fitTuned(X, y, { seed });
+}
+
+/** "16,32,48" → [16, 32, 48] (duplicates dropped, order kept); undefined unless every item is a whole number ≥ 1. */
+export function parseSizes(text: string): number[] | undefined {
+  const items = text.split(",").map((item) => item.trim());
+  const sizes: number[] = [];
+  for (const item of items) {
+    const n = wholeNumber(item);
+    if (n === undefined || n < 1) return undefined;
+    if (!sizes.includes(n)) sizes.push(n);
+  }
+  return sizes;
+}
+
+function wholeNumber(text: string): number | undefined {
+  if (!/^\d+$/.test(text.trim())) return undefined;
+  const n = Number(text.trim());
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 function oneLine(error: unknown): string {

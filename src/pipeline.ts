@@ -10,7 +10,9 @@ import type { Configuration, History, KpiName, ParameterCatalog, Trial } from ".
 import type { ShadowgateConfig } from "./config/schema.js";
 import { initialDesign } from "./search/lhs.js";
 import { sameConfig } from "./search/space.js";
-import { trainModels } from "./model/forest.js";
+import { trainModels, type ForestModel } from "./model/forest.js";
+import { FEATURE_VERSION, featureEncoder } from "./model/features.js";
+import { parseStoredModel, shouldRetune, toStoredModel, type StoredModel } from "./model/stored-model.js";
 import { recommend, type Recommendation } from "./decide/recommend.js";
 import { gateVerdict, type Verdict } from "./decide/verdict.js";
 import { sweepMostInfluential, type Sweep } from "./decide/sweep.js";
@@ -130,9 +132,9 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
   await deps.store.save(updated);
 
   t = Date.now();
-  const model = trainModels(updated, config.parameters, { seed: config.shadows.seed, anchorRunId: deps.runId });
+  const { model, reused } = await trainWithStoredModel(updated, config, deps);
   timings.trainMs = Date.now() - t;
-  logger.info(`model: trained on ${model.trainedOn} trials in ${timings.trainMs} ms`);
+  logger.info(`model: trained on ${model.trainedOn} trials in ${timings.trainMs} ms${reused ? " (hyper-parameters kept from the stored model)" : " (hyper-parameters chosen by cross-validation)"}`);
 
   t = Date.now();
   const recommendation = recommend({
@@ -187,6 +189,30 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     sweep,
     timings,
   };
+}
+
+/**
+ * Train on the history, reusing the stored model's hyper-parameters while the history has
+ * grown less than RETUNE_GROWTH since they were chosen; an unusable stored model is rebuilt
+ * with a warning. The new model's summary is stored for the next run.
+ */
+async function trainWithStoredModel(history: History, config: ShadowgateConfig, deps: PipelineDeps): Promise<{ model: ForestModel; reused: boolean }> {
+  const { store, logger } = deps;
+  const encoder = featureEncoder(config.parameters);
+  const { engine } = config.model;
+  let reuse: StoredModel | undefined;
+  const raw = store.loadModel ? await store.loadModel(config.workload.name) : undefined;
+  if (raw !== undefined) {
+    const stored = parseStoredModel(raw, { featureVersion: FEATURE_VERSION, features: encoder.names, engine });
+    if (typeof stored === "string") logger.warn(`stored model ignored (${stored}); rebuilt from the history`);
+    else if (!shouldRetune(stored, history.trials.length)) reuse = stored;
+  }
+  const model = trainModels(history, config.parameters, { seed: config.shadows.seed, anchorRunId: deps.runId, engine, ...(reuse ? { reuse: reuse.params } : {}) });
+  if (store.saveModel) {
+    const tunedAt = reuse ? reuse.tunedAtTrials : history.trials.length;
+    await store.saveModel(config.workload.name, toStoredModel(model, history.trials.length, tunedAt, (deps.now ?? (() => new Date()))()));
+  }
+  return { model, reused: reuse !== undefined };
 }
 
 type Measured = Omit<Trial, "id" | "runId" | "at"> | FailedTrial;

@@ -54,6 +54,8 @@ export interface ShadowgateConfig {
   slo: Slo;
   objective: Objective;
   store: { path: string };
+  /** the forest engine (docs/adr/003-forest-engine.md) */
+  model: { engine: "native" | "ml-random-forest" };
 }
 
 /** One problem with the input, located by its path in the document. */
@@ -199,6 +201,9 @@ const rawSchema = z.strictObject({
     })
     .default({ minimize: "latency.p99" }),
   store: z.strictObject({ path: z.string().default(".shadowgate") }).default({ path: ".shadowgate" }),
+  model: z
+    .strictObject({ engine: z.enum(["native", "ml-random-forest"], { error: 'expected "native" or "ml-random-forest"' }).default("native") })
+    .default({ engine: "native" }),
 });
 
 type RawConfig = z.output<typeof rawSchema>;
@@ -364,6 +369,7 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
     slo,
     objective,
     store: raw.store,
+    model: raw.model,
   };
 }
 

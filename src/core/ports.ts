@@ -139,4 +139,7 @@ export interface HistoryStore {
   /** the workload's history; an empty one when there is none yet */
   load(workload: string): Promise<History>;
   save(history: History): Promise<void>;
+  /** the stored model document (unvalidated: the model module checks it), if any and readable */
+  loadModel?(workload: string): Promise<unknown>;
+  saveModel?(workload: string, model: unknown): Promise<void>;
 }

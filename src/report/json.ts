@@ -44,6 +44,7 @@ export function toResultsJson(result: RunResult, extras: ResultsExtras = {}): Re
       improvement: rec.improvement,
       keepCurrent: rec.keepCurrent,
       feasible: rec.feasible,
+      lowConfidence: isLowConfidence(result.model.cvError[result.config.objective.kpi]),
       reason: rec.reason,
       best: { config: rec.best.config, predicted: withoutDraws(rec.best.predicted) },
     },
@@ -56,6 +57,13 @@ export function toResultsJson(result: RunResult, extras: ResultsExtras = {}): Re
     timings: result.timings,
     github: extras.github ?? null,
   };
+}
+
+/** Above this cross-validated error on the objective, a recommendation is flagged low-confidence. */
+export const LOW_CONFIDENCE_ERROR = 0.3;
+
+export function isLowConfidence(cvError: number | undefined): boolean {
+  return cvError === undefined || !(cvError <= LOW_CONFIDENCE_ERROR);
 }
 
 type Predictions = RunResult["recommendation"]["predicted"];

@@ -132,7 +132,11 @@ export function recommendationLine(doc: ResultsDoc): string {
   const changes = rec.changed.map((name) => `${inlineCode(name)} ${change(doc, name)}`).join(", ");
   const gain = `${(Math.abs(rec.improvement) * 100).toFixed(1)}%`;
   const feasibility = rec.feasible ? "" : " ⚠️ No configuration is predicted to meet every SLO; this one violates them least.";
-  return `**Recommended: ${changes}** — ${kpi} predicted ${formatPrediction(kpi, rec.predicted[kpi])} vs ${formatPrediction(kpi, doc.current.predicted[kpi])} now (${gain} better).${feasibility}`;
+  const error = doc.model.cvError[kpi];
+  const confidence = rec.lowConfidence
+    ? ` ⚠️ Low confidence: the model's cross-validated error on ${kpi} is ${error === undefined ? "not known yet" : `±${Math.round(error * 100)}%`}; measure this configuration before relying on it.`
+    : "";
+  return `**Recommended: ${changes}** — ${kpi} predicted ${formatPrediction(kpi, rec.predicted[kpi])} vs ${formatPrediction(kpi, doc.current.predicted[kpi])} now (${gain} better).${feasibility}${confidence}`;
 }
 
 /** "4 → 2" for a parameter, escaped for text. */

@@ -123,6 +123,8 @@ export const resultsSchema = z.object({
     improvement: finite,
     keepCurrent: z.boolean(),
     feasible: z.boolean(),
+    /** the model's cross-validated error on the objective is poor (or unknown): measure before trusting */
+    lowConfidence: z.boolean(),
     reason: text(1000),
     /** the best configuration found, taken or not (worth measuring next when keepCurrent) */
     best: z.object({ config: configuration, predicted: predictions }),

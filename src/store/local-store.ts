@@ -41,13 +41,47 @@ export class LocalFolderStore implements HistoryStore {
   }
 
   async save(history: History): Promise<void> {
-    const file = this.fileFor(history.workload);
-    await mkdir(path.dirname(file), { recursive: true });
-    // write then rename: a crash mid-write never leaves a truncated history
-    const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(history));
-    await rename(temp, file);
+    // 6 significant digits: far below any measurement's spread, and a third of the bytes
+    await writeAtomically(this.fileFor(history.workload), JSON.stringify(history, (_key, value) => (typeof value === "number" && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value)));
   }
+
+  modelFileFor(workload: string): string {
+    return path.join(this.folder, safeName(workload), "model.json");
+  }
+
+  /** The stored model as parsed JSON; unparsable files are moved aside with a warning. */
+  async loadModel(workload: string): Promise<unknown> {
+    const file = this.modelFileFor(workload);
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      this.logger.warn(`${file}: cannot read the stored model (${(error as Error).message}); it is rebuilt from the history`);
+      return undefined;
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+      await rename(file, aside);
+      this.logger.warn(`${file}: not valid JSON; moved to ${aside}, the model is rebuilt from the history`);
+      await pruneSetAside(file, KEEP_SET_ASIDE);
+      return undefined;
+    }
+  }
+
+  async saveModel(workload: string, model: unknown): Promise<void> {
+    await writeAtomically(this.modelFileFor(workload), JSON.stringify(model));
+  }
+}
+
+/** Write then rename: a crash mid-write never leaves a truncated file. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, file);
 }
 
 /** Set-aside files kept for inspection; the store folder is cached, so older ones are removed. */

@@ -137,6 +137,7 @@ export function sampleResults(overrides: Partial<ResultsDoc> = {}): ResultsDoc {
       improvement: 0.373,
       keepCurrent: false,
       feasible: true,
+      lowConfidence: false,
       reason: "predicted 37% lower p99 in 97% of the model's draws",
       best: { config: { ...RECOMMENDED }, predicted: predictions(28.4, 548, 49) },
     },

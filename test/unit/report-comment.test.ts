@@ -371,3 +371,13 @@ describe("@mentions in what the results document says", () => {
     }
   });
 });
+
+describe("low-confidence recommendations", () => {
+  it("flags a recommendation whose objective the model predicts poorly, and not a trusted one", () => {
+    const base = sampleResults();
+    const poor = sampleResults({ recommended: { ...base.recommended, lowConfidence: true }, model: { ...base.model, cvError: { ...base.model.cvError, "latency.p99": 0.45 } } });
+    const body = renderComment(poor, { marker: "<!-- shadowgate:workload=orders-api -->" });
+    expect(body).toMatch(/⚠️ Low confidence: the model's cross-validated error on latency\.p99 is ±45%; measure this configuration before relying on it\./);
+    expect(renderComment(base, { marker: "<!-- shadowgate:workload=orders-api -->" })).not.toMatch(/Low confidence/);
+  });
+});
