@@ -769,7 +769,12 @@ function planSearch(grid: LearnerGrid, n: number, groups: number, p: number, opt
   while (costOf(searchTrees, folds, count()) > share && searchTrees > 12) searchTrees = Math.max(12, Math.floor(searchTrees * 0.8));
   while (costOf(searchTrees, folds, count()) > share && folds > 3 && !given) folds = folds > 10 ? 10 : folds - 1;
   while (costOf(searchTrees, folds, count()) > share && combos.length > 1) combos = combos.slice(0, -1);
-  while (costOf(searchTrees, folds, count()) > share && weights.length > 1) weights = weights.slice(0, -1);
+  // weights go middle first: the plain forest and the full trend are the ones to keep
+  const drop = [0.25, 0.75, 0.5];
+  while (costOf(searchTrees, folds, count()) > share && weights.length > 1) {
+    const victim = drop.find((d) => weights.includes(d)) ?? weights[weights.length - 1];
+    weights = weights.filter((w) => w !== victim);
+  }
   // What is left buys repetitions for the finalists.
   const spent = costOf(searchTrees, folds, count());
   const finalists = Math.min(FINALISTS, count());

@@ -17,8 +17,9 @@
  * Storage. All trees live in flat typed arrays, in preorder (a split node's left child is
  * the next node): feature index (-1 for a leaf), threshold or leaf value, right child. The
  * JSON holds the feature indices (1 or 2 bytes per node) and the values (float32) as two
- * DEFLATE-compressed, base64 blocks — about 2 bytes per node in all (thresholds repeat, and
- * leaf values share their leading bytes); children are rebuilt from the preorder on load.
+ * DEFLATE-compressed, base64 blocks: 1.5–4.5 characters per node, fewer the more thresholds
+ * and leaf values repeat (configuration options with few levels); children are rebuilt from
+ * the preorder on load.
  *
  * Each tree draws from its own stream derived from (seed, tree index): the first k trees of
  * a forest are the forest grown with nTrees = k.
@@ -327,8 +328,8 @@ fitNativeForest satisfies FitForest;
 
 /**
  * The nodes packed for walking: three 32-bit words per node — feature (-1 for a leaf),
- * threshold or leaf value (float32 bits), right child — so one node is one cache line's
- * fraction and a step reads neighbouring words.
+ * threshold or leaf value (float32 bits), 3 × right child — so a step reads one place in
+ * memory rather than three arrays (~10% faster than separate arrays).
  */
 function packNodes(feature: Int32Array, value: Float32Array, right: Int32Array): { words: Int32Array; floats: Float32Array } {
   const buffer = new ArrayBuffer(feature.length * 12);
@@ -342,7 +343,11 @@ function packNodes(feature: Int32Array, value: Float32Array, right: Int32Array):
   return { words, floats };
 }
 
-/** Calls visit(row, tree, leaf value) for every row of M (row-major, p columns) and tree. */
+/**
+ * Walks every row of M (row-major, p columns) down every tree: adds the leaf values into
+ * `sum` (one per row), or writes them into `perTree[row][tree]`. Tree by tree, so one tree's
+ * nodes stay in cache while the rows stream past.
+ */
 function walk(
   roots: Int32Array,
   words: Int32Array,
