@@ -400,6 +400,10 @@ interface Geometry {
   measured: number[][];
   /** weighted distance at which the extrapolation term is full */
   reach: number;
+  /** per feature column, √(its parameter's weight): weighted distance = plain distance of scaled rows */
+  columnScale: Float64Array;
+  /** the measured configurations scaled by columnScale, row after row (for the fast nearest scan) */
+  scaled: Float64Array;
 }
 
 function geometry(units: readonly number[][], keys: readonly string[], y: readonly number[], parameters: Parameters): Geometry {
@@ -417,7 +421,16 @@ function geometry(units: readonly number[][], keys: readonly string[], y: readon
   });
   const spacing = nearest.length >= 2 ? percentileSorted([...nearest].sort((a, b) => a - b), 0.5) : NaN;
   const reach = REACH * (Number.isFinite(spacing) ? Math.min(0.5, Math.max(0.05, spacing)) : 0.25);
-  return { weights, measured, reach };
+  const columns = measured[0]?.length ?? 0;
+  const columnScale = new Float64Array(columns);
+  parameters.forEach(({ offset, width }, p) => {
+    for (let k = offset; k < offset + width; k++) columnScale[k] = Math.sqrt(weights[p] as number);
+  });
+  const scaled = new Float64Array(measured.length * columns);
+  measured.forEach((row, i) => {
+    for (let k = 0; k < columns; k++) scaled[i * columns + k] = (row[k] as number) * (columnScale[k] as number);
+  });
+  return { weights, measured, reach, columnScale, scaled };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -737,12 +750,28 @@ const MIN_CALIBRATION_RESIDUALS = 10;
 const MIN_INTERVAL_SCALE = 0.5;
 const MAX_INTERVAL_SCALE = 20;
 
-/** 0 at a measured configuration, 1 at the KPI's reach and beyond. */
-function remoteness(unit: readonly number[], { weights, measured, reach }: Geometry, parameters: Parameters, enabled: boolean): number {
-  if (!enabled) return 0;
-  let best = Infinity;
-  for (const p of measured) best = Math.min(best, weightedDistance(unit, p, weights, parameters));
-  return Math.min(1, best / reach);
+/**
+ * 0 at a measured configuration, 1 at the KPI's reach and beyond. The nearest measured
+ * configuration is found over pre-scaled rows, each scan stopping once it is farther than
+ * the best so far or than the reach (beyond which the answer is 1 anyway): this runs for
+ * every predicted configuration and KPI, up to 100,000 × thousands of measured ones.
+ */
+function remoteness(unit: readonly number[], { measured, reach, columnScale, scaled }: Geometry, _parameters: Parameters, enabled: boolean): number {
+  if (!enabled || measured.length === 0) return enabled ? 1 : 0;
+  const columns = columnScale.length;
+  const query = new Float64Array(columns);
+  for (let k = 0; k < columns; k++) query[k] = (unit[k] as number) * (columnScale[k] as number);
+  let bestSq = reach * reach;
+  for (let i = 0, base = 0; i < measured.length; i++, base += columns) {
+    let d2 = 0;
+    for (let k = 0; k < columns && d2 < bestSq; k++) {
+      const d = (query[k] as number) - (scaled[base + k] as number);
+      d2 += d * d;
+    }
+    if (d2 < bestSq) bestSq = d2;
+    if (bestSq === 0) break;
+  }
+  return Math.min(1, Math.sqrt(bestSq) / reach);
 }
 
 // ---------------------------------------------------------------------------------------

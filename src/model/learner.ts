@@ -97,7 +97,7 @@ export interface LearnerOptions {
 export type Candidate = Omit<ForestParams, "nTrees" | "seed"> & { trendWeight: number };
 
 export interface TunedForest {
-  /** the final forest, in transformed units (it learned t − trendWeight · trend) */
+  /** the final forest, in transformed units (it learned t − trendWeight · the trend's leave-one-out predictions) */
   readonly forest: ForestRegressor;
   readonly transform: Transform;
   readonly params: ForestParams;

@@ -208,5 +208,5 @@ describe("trainModels", () => {
     const json = JSON.stringify(model);
     expect(json.length).toBeLessThan(4000);
     expect(JSON.parse(json)).toMatchObject({ kind: "random-forest-per-kpi", anchorRunId: "r2", rows: 62 });
-  });
+  }, 30_000);
 });
