@@ -3,7 +3,7 @@
  * the step's result. The one catch here turns any failure into a failed step.
  */
 import * as core from "@actions/core";
-import { actionsCache, type CacheBackend } from "./store/cache-store.js";
+import { actionsCache } from "./store/cache-store.js";
 import { failsStep, readInputs, OUTPUTS } from "./action/inputs.js";
 import { measureFlow, reportFlow, type FlowDeps } from "./action/flows.js";
 
@@ -11,7 +11,7 @@ export { INPUTS, OUTPUTS } from "./action/inputs.js";
 
 export async function run(
   getInput: (name: string) => string = (name) => core.getInput(name),
-  deps: Partial<Pick<FlowDeps, "cache" | "client">> & { env?: NodeJS.ProcessEnv; cache?: CacheBackend } = {},
+  deps: Partial<Pick<FlowDeps, "env" | "cache" | "client">> = {},
 ): Promise<void> {
   try {
     const env = deps.env ?? process.env;

@@ -56,7 +56,7 @@ export interface PublishOutcome {
   checkRun?: { id: number; url: string; annotations: number };
   /** one line each, for the log and the job summary */
   notices: string[];
-  /** some write answered 403: the token cannot write here (see `denied` for which kinds) */
+  /** some write answered 403 (`denied` is not empty): the token cannot write everything here */
   readOnly: boolean;
   /** kinds of write the token was refused (each is tried once; "where the token allows") */
   denied: WriteKind[];
@@ -96,8 +96,7 @@ export async function publishResults(
     } catch (error) {
       const status = httpStatus(error);
       if (status === 403) {
-        const first = !outcome.readOnly;
-        outcome.readOnly = true;
+        const first = outcome.denied.length === 0;
         outcome.denied.push(kind);
         outcome.notices.push(
           `Could not ${what}: the token cannot write to ${owner}/${repo} (HTTP ${status}: ${firstLine(error)}; needs \`${PERMISSION[kind]}\`).${
@@ -223,6 +222,7 @@ export async function publishResults(
       }
     }
   }
+  outcome.readOnly = outcome.denied.length > 0;
   return outcome;
 }
 

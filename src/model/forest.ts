@@ -734,7 +734,7 @@ function crossValidate(
       const actual = test.y[i] as number;
       total += isRelativeKpi(kpi) ? Math.abs(Math.exp(predicted - actual) - 1) : Math.abs(predicted - actual);
       count++;
-      const extra = foldSpread * remoteness(test.units[i] as number[], foldGeometry, parameters, extrapolation);
+      const extra = foldSpread * remoteness(test.units[i] as number[], foldGeometry, extrapolation);
       const sd = Math.hypot(sdPopulation(trees), extra);
       if (sd > 1e-12) scores.push(Math.abs(actual - predicted) / sd);
     });
@@ -756,7 +756,7 @@ const MAX_INTERVAL_SCALE = 20;
  * the best so far or than the reach (beyond which the answer is 1 anyway): this runs for
  * every predicted configuration and KPI, up to 100,000 × thousands of measured ones.
  */
-function remoteness(unit: readonly number[], { measured, reach, columnScale, scaled }: Geometry, _parameters: Parameters, enabled: boolean): number {
+function remoteness(unit: readonly number[], { measured, reach, columnScale, scaled }: Geometry, enabled: boolean): number {
   if (!enabled || measured.length === 0) return enabled ? 1 : 0;
   const columns = columnScale.length;
   const query = new Float64Array(columns);
@@ -814,7 +814,7 @@ class Forest implements ForestModel {
       const a = scale ?? 1;
       const values = model.regressor.treeValues(X);
       values.forEach((trees, i) => {
-        const extra = model.spread * remoteness(units[i] as number[], model.geometry, this.encoder.parameters, this.extrapolation);
+        const extra = model.spread * remoteness(units[i] as number[], model.geometry, this.extrapolation);
         const p = summarize(model.kpi, trees, extra, a, model.intervalScale);
         if (options?.draws) p.draws = draws(model.kpi, trees, extra, a, X[i] as number[]);
         (out[i] as Partial<KpiPredictions>)[model.kpi] = p;

@@ -31,10 +31,8 @@ export class LocalFolderStore implements HistoryStore {
     }
     const problem = checkHistory(text, workload);
     if (typeof problem === "string") {
-      const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
-      await rename(file, aside);
+      const aside = await setAside(file);
       this.logger.warn(`${file}: ignored (${problem}); moved to ${aside}, starting with an empty history`);
-      await pruneSetAside(file, KEEP_SET_ASIDE);
       return emptyHistory(workload);
     }
     return problem;
@@ -63,10 +61,8 @@ export class LocalFolderStore implements HistoryStore {
     try {
       return JSON.parse(text);
     } catch {
-      const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
-      await rename(file, aside);
+      const aside = await setAside(file);
       this.logger.warn(`${file}: not valid JSON; moved to ${aside}, the model is rebuilt from the history`);
-      await pruneSetAside(file, KEEP_SET_ASIDE);
       return undefined;
     }
   }
@@ -86,6 +82,14 @@ async function writeAtomically(file: string, text: string): Promise<void> {
 
 /** Set-aside files kept for inspection; the store folder is cached, so older ones are removed. */
 const KEEP_SET_ASIDE = 2;
+
+/** Move an unusable file aside (kept for inspection), pruning older set-aside copies. */
+async function setAside(file: string): Promise<string> {
+  const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+  await rename(file, aside);
+  await pruneSetAside(file, KEEP_SET_ASIDE);
+  return aside;
+}
 
 async function pruneSetAside(file: string, keep: number): Promise<void> {
   const prefix = `${path.basename(file)}.unreadable-`;
