@@ -92,19 +92,25 @@ export function featureEncoder(catalog: ParameterCatalog): FeatureEncoder {
     return row;
   };
 
-  const normalize = (features: readonly number[]): number[] => {
-    const out = new Array<number>(features.length).fill(0);
-    for (const { spec, offset, width } of columns) {
-      if (spec.type === "enum") {
-        for (let k = 0; k < width; k++) out[offset + k] = (features[offset + k] ?? 0) / Math.SQRT2;
-      } else if (spec.type === "bool") {
-        out[offset] = features[offset] ?? 0;
-      } else {
-        const lo = spec.scale === "log" ? Math.log10(spec.min) : spec.min;
-        const hi = spec.scale === "log" ? Math.log10(spec.max) : spec.max;
-        out[offset] = hi > lo ? ((features[offset] ?? lo) - lo) / (hi - lo) : 0;
-      }
+  // per column: features are normalised as (value − lo) × factor
+  const lows = new Float64Array(names.length);
+  const factors = new Float64Array(names.length);
+  for (const { spec, offset, width } of columns) {
+    if (spec.type === "enum") {
+      for (let k = 0; k < width; k++) factors[offset + k] = Math.SQRT1_2;
+    } else if (spec.type === "bool") {
+      factors[offset] = 1;
+    } else {
+      const lo = spec.scale === "log" ? Math.log10(spec.min) : spec.min;
+      const hi = spec.scale === "log" ? Math.log10(spec.max) : spec.max;
+      lows[offset] = lo;
+      factors[offset] = hi > lo ? 1 / (hi - lo) : 0;
     }
+  }
+
+  const normalize = (features: readonly number[]): number[] => {
+    const out = new Array<number>(names.length);
+    for (let k = 0; k < names.length; k++) out[k] = ((features[k] ?? lows[k]!) - lows[k]!) * factors[k]!;
     return out;
   };
 

@@ -1,6 +1,6 @@
 /**
- * The predictive model: one random forest (ml-random-forest) per KPI, trained on every
- * anchored trial of the history.
+ * The predictive model: one random forest per KPI (the engine behind regressor.ts), trained
+ * on every anchored trial of the history.
  *
  * Anchoring. Absolute KPIs from different runs are not comparable (the same configuration
  * measured in separate runs differed by up to 40%), so the model never learns them. Each
@@ -21,25 +21,26 @@
  * gap between a first model, trained on the linked runs, and the run's own ratios. Measuring
  * the previous current configuration once in the run after a change makes the exact bridge.
  *
- * Uncertainty. `predictionValues` gives one prediction per tree; mean and sd are taken
- * across trees in target (log) space and transformed back, lo/hi are the 5th/95th
- * percentiles across trees. Trees cannot extrapolate: away from every measured
- * configuration they all repeat the nearest leaf and agree, which would read as certainty.
- * So an extrapolation term is added in quadrature: it grows linearly from 0 at a measured
- * configuration to the spread of the target over all trials at three times the typical
- * spacing of the measured configurations. Distances weight each parameter by how much of the
- * KPI's variation it explains, so an unmeasured CPU share does not make memory uncertain
- * (option `extrapolation: false` turns the term off).
+ * Uncertainty. Per configuration, the trees' mean and sd in target (log) space, plus an
+ * extrapolation term in quadrature: trees cannot extrapolate (away from every measured
+ * configuration they all repeat the nearest leaf and agree, which would read as certainty),
+ * so the term grows linearly from 0 at a measured configuration to the spread of the target
+ * over all trials at three times the typical spacing of the measured configurations.
+ * Distances weight each parameter by how much of the KPI's variation it explains, so an
+ * unmeasured CPU share does not make memory uncertain (option `extrapolation: false` turns
+ * the term off). The interval is mean ± scale × sd, the scale calibrated on held-out
+ * configurations in cross-validation (conformal quantile), transformed back to KPI units:
+ * on the public benchmark datasets its nominal 90% covered 91.7% of held-out measurements
+ * (`npm run bench:intervals`).
  *
- * Persistence. The forests are not persisted (6.8 MB of JSON for 50 trees on 1,000 rows):
- * the model is retrained from the history every run. Training is O(rows²) in ml-cart: on 200
- * trials × 4 parameters one KPI takes ~0.2 s (0.4 s with cross-validation), on 400 about 3×
- * that, so only the most recent `maxRows` trials are used. `toJSON()` returns a small summary.
+ * Persistence. The forests are retrained from the history every run (1,000 trials: ~1.4 s
+ * per KPI with the search, see docs/adr/003-forest-engine.md); the hyper-parameters the
+ * search chose are stored (stored-model.ts) and reused until the history grows.
  */
 import { fitTuned, type LearnerGrid, type TrendKind } from "./learner.js";
 import { fitNativeForest } from "./native-forest.js";
 import { fitMlForest } from "./ml-forest-engine.js";
-import type { EngineName, FitForest } from "./regressor.js";
+import type { EngineName, FitForest, TreeStats } from "./regressor.js";
 import {
   KPI_NAMES,
   type Configuration,
@@ -55,6 +56,7 @@ import {
 } from "../core/types.js";
 import { deriveSeed, mulberry32, permutation, shuffleInPlace } from "../search/random.js";
 import { FEATURE_VERSION, featureEncoder, type FeatureEncoder } from "./features.js";
+import { NearestIndex } from "./nearest.js";
 
 /** KPIs learned as absolute values (they can be 0, so no ratio to the anchor). */
 export const ABSOLUTE_KPIS: ReadonlySet<KpiName> = new Set<KpiName>(["errors.rate", "non2xx.rate"]);
@@ -84,7 +86,7 @@ export interface ForestOptions {
   minRows?: number;
   /** keep at most this many rows, from the most recent runs; default 2000 */
   maxRows?: number;
-  /** grouped k-fold cross-validation (a configuration is never split across folds); default 5 folds of 30-tree forests; false to skip */
+  /** grouped k-fold cross-validation (a configuration is never split across folds); default: one configuration out up to 30 configurations, 10 folds up to 150, then 5, of 30-tree forests; false to skip */
   cv?: false | { folds?: number; nTrees?: number };
   /** widen intervals away from measured configurations; default true */
   extrapolation?: boolean;
@@ -211,6 +213,7 @@ const REACH = 3;
 /** Per-tree predictions: one row per input row, one column per tree. */
 interface Regressor {
   treeValues(X: number[][]): number[][];
+  treeStats(X: number[][]): TreeStats;
 }
 
 interface FitOptions {
@@ -253,7 +256,10 @@ function fit(X: number[][], y: number[], options: FitOptions, seed: number, chos
   });
   const { params } = tuned;
   return {
-    regressor: { treeValues: (rows) => (rows.length === 0 ? [] : tuned.treeValues(rows)) },
+    regressor: {
+      treeValues: (rows) => (rows.length === 0 ? [] : tuned.treeValues(rows)),
+      treeStats: (rows) => (rows.length === 0 ? { mean: new Float64Array(0), sd: new Float64Array(0) } : tuned.treeStats(rows)),
+    },
     chosen: {
       mtry: params.mtry,
       minLeaf: params.minLeaf,
@@ -327,20 +333,6 @@ function fromTarget(kpi: KpiName, t: number, anchor: number): number {
 
 type Parameters = FeatureEncoder["parameters"];
 
-/** Distance between two normalised feature rows, each parameter's part weighted (weights sum to 1). */
-function weightedDistance(a: readonly number[], b: readonly number[], weights: readonly number[], parameters: Parameters): number {
-  let s = 0;
-  parameters.forEach(({ offset, width }, p) => {
-    let d2 = 0;
-    for (let k = offset; k < offset + width; k++) {
-      const d = (a[k] as number) - (b[k] as number);
-      d2 += d * d;
-    }
-    s += (weights[p] as number) * d2;
-  });
-  return Math.sqrt(s);
-}
-
 /**
  * How much each parameter matters for a target, for the extrapolation distance: the share of
  * the target's variance explained by the parameter alone (correlation ratio over its values,
@@ -395,42 +387,55 @@ function relevance(units: readonly number[][], y: readonly number[], parameters:
 
 /** Where a KPI's model has data: for the extrapolation term. */
 interface Geometry {
-  weights: number[];
-  /** distinct measured configurations, normalised features */
-  measured: number[][];
+  /** distinct measured configurations */
+  count: number;
   /** weighted distance at which the extrapolation term is full */
   reach: number;
-  /** per feature column, √(its parameter's weight): weighted distance = plain distance of scaled rows */
-  columnScale: Float64Array;
-  /** the measured configurations scaled by columnScale, row after row (for the fast nearest scan) */
-  scaled: Float64Array;
+  /** the feature columns distances use: those of parameters that matter for the KPI */
+  columns: Int32Array;
+  /** per used column, √(its parameter's weight): weighted distance = plain distance of scaled rows */
+  scale: Float64Array;
+  /** the measured configurations' used columns, scaled, for the nearest-measured search */
+  index: NearestIndex;
 }
+
+/**
+ * Parameters with less than this share of the most relevant parameter's weight are left out
+ * of distances: a configuration that differs from the measured ones only in parameters the
+ * KPI hardly depends on is not far from the data, and fewer dimensions make the nearest
+ * search prune (with 20 parameters of which 4 matter: 3× faster).
+ */
+const MIN_RELATIVE_WEIGHT = 0.02;
 
 function geometry(units: readonly number[][], keys: readonly string[], y: readonly number[], parameters: Parameters): Geometry {
   const weights = relevance(units, y, parameters);
   const distinct = new Map<string, number[]>();
   keys.forEach((key, i) => distinct.set(key, units[i] as number[]));
   const measured = [...distinct.values()];
-  // the median distance from a measured configuration to its nearest other one
-  const nearest = measured.map((p, i) => {
-    let best = Infinity;
-    measured.forEach((q, j) => {
-      if (i !== j) best = Math.min(best, weightedDistance(p, q, weights, parameters));
-    });
-    return best;
+  const top = Math.max(...weights);
+  const columns: number[] = [];
+  const scale: number[] = [];
+  parameters.forEach(({ offset, width }, p) => {
+    const w = weights[p] as number;
+    if (w < MIN_RELATIVE_WEIGHT * top) return;
+    for (let k = offset; k < offset + width; k++) {
+      columns.push(k);
+      scale.push(Math.sqrt(w));
+    }
   });
+  const dims = Math.max(1, columns.length);
+  const scaled = new Float64Array(measured.length * dims);
+  measured.forEach((row, i) => {
+    columns.forEach((k, j) => {
+      scaled[i * dims + j] = (row[k] as number) * (scale[j] as number);
+    });
+  });
+  const index = new NearestIndex(scaled, dims);
+  // the median distance from a measured configuration to its nearest other one
+  const nearest = measured.map((_, i) => Math.sqrt(index.nearestSq(scaled.subarray(i * dims, (i + 1) * dims), Infinity, i)));
   const spacing = nearest.length >= 2 ? percentileSorted([...nearest].sort((a, b) => a - b), 0.5) : NaN;
   const reach = REACH * (Number.isFinite(spacing) ? Math.min(0.5, Math.max(0.05, spacing)) : 0.25);
-  const columns = measured[0]?.length ?? 0;
-  const columnScale = new Float64Array(columns);
-  parameters.forEach(({ offset, width }, p) => {
-    for (let k = offset; k < offset + width; k++) columnScale[k] = Math.sqrt(weights[p] as number);
-  });
-  const scaled = new Float64Array(measured.length * columns);
-  measured.forEach((row, i) => {
-    for (let k = 0; k < columns; k++) scaled[i * columns + k] = (row[k] as number) * (columnScale[k] as number);
-  });
-  return { weights, measured, reach, columnScale, scaled };
+  return { count: measured.length, reach, columns: Int32Array.from(columns), scale: Float64Array.from(scale), index };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -685,13 +690,13 @@ export function trainModels(history: History, catalog: ParameterCatalog, options
 
 /**
  * Grouped k-fold: each distinct configuration is held out whole, so the error is that of
- * predicting a configuration never measured. Folds: min(5, groups); none under 3 groups.
+ * predicting a configuration never measured. Folds: see defaultFolds; none under 3 groups.
  * The forests use the hyper-parameters chosen on all rows (no nested search: it would cost
  * the search again per fold for a small optimism).
  *
  * The same held-out predictions calibrate the intervals: the residual of each held-out
  * configuration in units of its predicted sd (trees' spread and, computed on the fold's own
- * measured configurations, the extrapolation term); the 90% quantile of those is the
+ * measured configurations, the extrapolation term); their conformal 90% quantile is the
  * half-width of the ~90% interval. Fewer than 10 residuals keep the normal 1.645.
  */
 function crossValidate(
@@ -709,7 +714,7 @@ function crossValidate(
   const groups = [...new Set(keys)];
   if (groups.length < 3) return undefined;
   shuffleInPlace(mulberry32(deriveSeed(seed, `cv-folds:${kpi}`)), groups);
-  const folds = Math.min(groups.length, Math.max(2, Math.floor(cv.folds ?? 5)));
+  const folds = Math.min(groups.length, Math.max(2, Math.floor(cv.folds ?? defaultFolds(groups.length))));
   const foldOf = new Map<string, number>(groups.map((g, i) => [g, i % folds]));
   const options = { ...fitOptions, nTrees: Math.max(1, Math.floor(cv.nTrees ?? 30)), tuneBudgetMs: 0 };
   let total = 0;
@@ -741,37 +746,48 @@ function crossValidate(
   }
   if (count === 0) return undefined;
   const sorted = scores.sort((a, b) => a - b);
-  const intervalScale = sorted.length >= MIN_CALIBRATION_RESIDUALS ? Math.min(MAX_INTERVAL_SCALE, Math.max(MIN_INTERVAL_SCALE, percentileSorted(sorted, 0.9))) : Z90;
+  // the conformal quantile: the ⌈0.9 (m + 1)⌉-th smallest of m scores covers a new one with
+  // probability ≥ 90% (exchangeability), where the plain 90th percentile under-covers at small m
+  const m = sorted.length;
+  const conformal = sorted[Math.min(m - 1, Math.ceil(0.9 * (m + 1)) - 1)] as number;
+  const intervalScale = m >= MIN_CALIBRATION_RESIDUALS ? Math.min(MAX_INTERVAL_SCALE, Math.max(MIN_INTERVAL_SCALE, conformal)) : Z90;
   return { error: total / count, intervalScale };
+}
+
+/**
+ * Leave-one-configuration-out up to 30 configurations, 10 folds up to 150, then 5: the fold
+ * models should be trained on nearly as much as the final one, or their residuals (which set
+ * the interval width) are those of a weaker model. Cheap where it matters: small n.
+ */
+function defaultFolds(groups: number): number {
+  return groups <= 30 ? groups : groups <= 150 ? 10 : 5;
 }
 
 /** Residuals needed before the interval is calibrated on them rather than assumed normal. */
 const MIN_CALIBRATION_RESIDUALS = 10;
-const MIN_INTERVAL_SCALE = 0.5;
+/**
+ * Floor of the calibrated half-width, in predicted sds. Low on purpose: a forest's trees
+ * disagree far more than its mean errs once data is plentiful (the benchmarks' held-out
+ * residuals were 0.25–0.35 sd at 80–830 trials), and a floor of 0.5 made those intervals
+ * cover 96–99% instead of 90%.
+ */
+const MIN_INTERVAL_SCALE = 0.1;
 const MAX_INTERVAL_SCALE = 20;
 
 /**
  * 0 at a measured configuration, 1 at the KPI's reach and beyond. The nearest measured
- * configuration is found over pre-scaled rows, each scan stopping once it is farther than
- * the best so far or than the reach (beyond which the answer is 1 anyway): this runs for
- * every predicted configuration and KPI, up to 100,000 × thousands of measured ones.
+ * configuration is searched among pre-scaled rows (a k-d tree, nearest.ts), only within the
+ * reach (beyond it the answer is 1 anyway): this runs for every predicted configuration and
+ * KPI, up to 100,000 × thousands of measured ones.
  */
-function remoteness(unit: readonly number[], { measured, reach, columnScale, scaled }: Geometry, enabled: boolean): number {
-  if (!enabled || measured.length === 0) return enabled ? 1 : 0;
-  const columns = columnScale.length;
-  const query = new Float64Array(columns);
-  for (let k = 0; k < columns; k++) query[k] = (unit[k] as number) * (columnScale[k] as number);
-  let bestSq = reach * reach;
-  for (let i = 0, base = 0; i < measured.length; i++, base += columns) {
-    let d2 = 0;
-    for (let k = 0; k < columns && d2 < bestSq; k++) {
-      const d = (query[k] as number) - (scaled[base + k] as number);
-      d2 += d * d;
-    }
-    if (d2 < bestSq) bestSq = d2;
-    if (bestSq === 0) break;
-  }
-  return Math.min(1, Math.sqrt(bestSq) / reach);
+/** reused by remoteness (it runs 100,000s of times per prediction) */
+let queryBuffer = new Float64Array(0);
+
+function remoteness(unit: readonly number[], { count, reach, columns, scale, index }: Geometry, enabled: boolean): number {
+  if (!enabled || count === 0) return enabled ? 1 : 0;
+  const query = queryBuffer.length === index.dims ? queryBuffer : (queryBuffer = new Float64Array(index.dims));
+  for (let j = 0; j < columns.length; j++) query[j] = (unit[columns[j]!] as number) * scale[j]!;
+  return Math.min(1, Math.sqrt(index.nearestSq(query, reach * reach)) / reach);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -812,13 +828,20 @@ class Forest implements ForestModel {
       const scale = anchor[model.kpi];
       if (isRelativeKpi(model.kpi) && !(scale !== undefined && scale > 0)) continue;
       const a = scale ?? 1;
-      const values = model.regressor.treeValues(X);
-      values.forEach((trees, i) => {
-        const extra = model.spread * remoteness(units[i] as number[], model.geometry, this.extrapolation);
-        const p = summarize(model.kpi, trees, extra, a, model.intervalScale);
-        if (options?.draws) p.draws = draws(model.kpi, trees, extra, a, X[i] as number[]);
-        (out[i] as Partial<KpiPredictions>)[model.kpi] = p;
-      });
+      const extra = (i: number): number => model.spread * remoteness(units[i] as number[], model.geometry, this.extrapolation);
+      if (options?.draws) {
+        model.regressor.treeValues(X).forEach((trees, i) => {
+          const e = extra(i);
+          const p = summarize(model.kpi, mean(trees), sdPopulation(trees), e, a, model.intervalScale);
+          p.draws = draws(model.kpi, trees, e, a, X[i] as number[]);
+          (out[i] as Partial<KpiPredictions>)[model.kpi] = p;
+        });
+      } else {
+        const stats = model.regressor.treeStats(X);
+        for (let i = 0; i < X.length; i++) {
+          (out[i] as Partial<KpiPredictions>)[model.kpi] = summarize(model.kpi, stats.mean[i]!, stats.sd[i]!, extra(i), a, model.intervalScale);
+        }
+      }
     }
     return out;
   }
@@ -844,12 +867,11 @@ class Forest implements ForestModel {
 }
 
 /**
- * Mean/sd/interval of one KPI from per-tree targets plus the extrapolation sd. The interval
+ * Mean/sd/interval of one KPI from the trees' mean and sd (targets) plus the extrapolation sd. The interval
  * is mean ± scale × sd in target (log) units, `scale` calibrated on held-out configurations.
  */
-function summarize(kpi: KpiName, trees: readonly number[], extra: number, anchor: number, scale: number): Prediction {
-  const m = mean(trees);
-  const s = Math.hypot(sdPopulation(trees), extra);
+function summarize(kpi: KpiName, m: number, treeSd: number, extra: number, anchor: number, scale: number): Prediction {
+  const s = Math.hypot(treeSd, extra);
   const lo = m - scale * s;
   const hi = m + scale * s;
   if (isRelativeKpi(kpi)) {

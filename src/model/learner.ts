@@ -37,7 +37,7 @@
  */
 import { deriveSeed, mulberry32, shuffleInPlace } from "../search/random.js";
 import { fitNativeForest, loadNativeForest } from "./native-forest.js";
-import type { FitForest, ForestParams, ForestRegressor } from "./regressor.js";
+import type { FitForest, ForestParams, ForestRegressor, TreeStats } from "./regressor.js";
 
 export const TUNED_KIND = "tuned-forest";
 export const TUNED_VERSION = 1;
@@ -117,6 +117,8 @@ export interface TunedForest {
   predict(X: readonly (readonly number[])[]): number[];
   /** per input row, one prediction per tree, on the original scale */
   treeValues(X: readonly (readonly number[])[]): number[][];
+  /** per input row, the mean and sd over trees in transformed units (log for the log transform) */
+  treeStats(X: readonly (readonly number[])[]): TreeStats;
   toJSON(): TunedForestJson;
 }
 
@@ -700,6 +702,13 @@ class Tuned implements TunedForest {
     const raw = this.forest.treeValues(X);
     const offsets = this.offsets(X);
     return raw.map((trees, i) => trees.map((v) => this.back(v + (offsets[i] as number))));
+  }
+
+  treeStats(X: readonly (readonly number[])[]): TreeStats {
+    const stats = this.forest.treeStats(X);
+    const offsets = this.offsets(X);
+    for (let i = 0; i < offsets.length; i++) stats.mean[i]! += offsets[i]!;
+    return stats;
   }
 
   toJSON(): TunedForestJson {

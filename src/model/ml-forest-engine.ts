@@ -53,7 +53,7 @@
  */
 import { RandomForestRegression } from "ml-random-forest";
 import { deriveSeed, mulberry32, randomInt } from "../search/random.js";
-import type { EngineName, FitForest, ForestParams, ForestRegressor } from "./regressor.js";
+import { statsOfTreeValues, type EngineName, type FitForest, type ForestParams, type ForestRegressor, type TreeStats } from "./regressor.js";
 
 export const ML_FOREST_ENGINE: EngineName = "ml-random-forest";
 export const ML_FOREST_FORMAT = "shadowgate/ml-random-forest";
@@ -323,6 +323,10 @@ export class MlForestRegressor implements ForestRegressor {
     if (this.predictor === "library") return this.source.forest.predictionValues(X as number[][]).to2DArray();
     const trees = this.trees;
     return X.map((row) => trees.map((tree) => evaluate(tree, row)));
+  }
+
+  treeStats(X: readonly (readonly number[])[]): TreeStats {
+    return statsOfTreeValues(this.treeValues(X));
   }
 
   predict(X: readonly (readonly number[])[]): number[] {

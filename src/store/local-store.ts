@@ -39,8 +39,7 @@ export class LocalFolderStore implements HistoryStore {
   }
 
   async save(history: History): Promise<void> {
-    // 6 significant digits: far below any measurement's spread, and a third of the bytes
-    await writeAtomically(this.fileFor(history.workload), JSON.stringify(history, (_key, value) => (typeof value === "number" && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value)));
+    await writeAtomically(this.fileFor(history.workload), serializeHistory(history));
   }
 
   modelFileFor(workload: string): string {
@@ -96,6 +95,11 @@ async function pruneSetAside(file: string, keep: number): Promise<void> {
   const names = (await readdir(path.dirname(file))).filter((name) => name.startsWith(prefix)).sort();
   // names carry an ISO timestamp, so sorting puts the oldest first
   for (const name of names.slice(0, Math.max(0, names.length - keep))) await rm(path.join(path.dirname(file), name), { force: true });
+}
+
+/** The history as stored: JSON with 6 significant digits (far below any measurement's spread, and a fifth fewer bytes). */
+export function serializeHistory(history: History): string {
+  return JSON.stringify(history, (_key, value) => (typeof value === "number" && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value));
 }
 
 export function emptyHistory(workload: string): History {

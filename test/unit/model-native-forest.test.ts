@@ -2,6 +2,7 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { fitNativeForest, loadNativeForest, type NativeForest } from "../../src/model/native-forest.js";
 import type { ForestParams } from "../../src/model/regressor.js";
+import { threadCounters } from "../../src/model/tree-walk.js";
 import { mulberry32 } from "../../src/search/random.js";
 
 const params = (over: Partial<ForestParams> = {}): ForestParams => ({
@@ -109,6 +110,42 @@ describe("fitNativeForest", () => {
     });
     expect(forest.predict([])).toEqual([]);
     expect(forest.treeValues([])).toEqual([]);
+  });
+
+  it("gives each row's mean and sd over trees (treeStats) as the per-tree values do", () => {
+    const forest = fitNativeForest(X, y, params({ nTrees: 9 }));
+    const rows = test.slice(0, 37);
+    const stats = forest.treeStats(rows);
+    forest.treeValues(rows).forEach((trees, i) => {
+      const m = trees.reduce((a, b) => a + b, 0) / trees.length;
+      const sd = Math.sqrt(trees.reduce((a, v) => a + (v - m) ** 2, 0) / trees.length);
+      expect(stats.mean[i]).toBeCloseTo(m, 10);
+      expect(stats.sd[i]).toBeCloseTo(sd, 8);
+    });
+    expect(forest.treeStats([]).mean).toHaveLength(0);
+  });
+
+  it("predicts the same with worker threads as on one thread (large inputs are split across threads)", () => {
+    const forest = fitNativeForest(X, y, params({ nTrees: 50 }));
+    // 50 trees × 30,001 rows is above the threshold for threads; an odd count splits unevenly
+    const many = uniformRows(30_001, 4, 5);
+    const saved = process.env.SHADOWGATE_MODEL_THREADS;
+    try {
+      process.env.SHADOWGATE_MODEL_THREADS = "1";
+      const single = forest.treeStats(many);
+      process.env.SHADOWGATE_MODEL_THREADS = "3";
+      const before = { ...threadCounters };
+      const threaded = forest.treeStats(many);
+      // two helpers walked two thirds of the rows; none had to be taken back
+      expect(threadCounters.rowsByWorkers - before.rowsByWorkers).toBe(20_001);
+      expect(threadCounters.rowsTakenBack).toBe(before.rowsTakenBack);
+      expect(Array.from(threaded.mean)).toEqual(Array.from(single.mean));
+      expect(Array.from(threaded.sd)).toEqual(Array.from(single.sd));
+      expect(forest.predict(many.slice(29_990))).toEqual(Array.from(single.mean.subarray(29_990)));
+    } finally {
+      if (saved === undefined) delete process.env.SHADOWGATE_MODEL_THREADS;
+      else process.env.SHADOWGATE_MODEL_THREADS = saved;
+    }
   });
 
   it("rejects bad input and parameters with a clear message", () => {
