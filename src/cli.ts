@@ -1,6 +1,7 @@
 /**
- * Composition root for the CLI: `shadowgate run [--config FILE] [--json FILE]` and
- * `shadowgate bench-model --data FILE.csv --sizes 16,32,48`.
+ * Composition root for the CLI: `shadowgate run [--config FILE] [--json FILE]`,
+ * `shadowgate bench-model --data FILE.csv --sizes 16,32,48` and
+ * `shadowgate bench-search --data FILE.csv`.
  * Progress goes to stderr, the report to stdout; every failure is one clear line and a
  * non-zero exit code.
  */
@@ -36,8 +37,27 @@ const BENCH_HELP = `  bench-model  benchmark the performance model with the publ
 
 const BENCH_USAGE = `usage: ${BENCH_LINE}\n\n${BENCH_HELP}`;
 
+const SEARCH_LINE = "shadowgate bench-search --data FILE.csv [--budget 40] [--seeds 30] [--target 0.05] [--minimize|--maximize] [--batch 1] [--json]";
+
+const SEARCH_HELP = `  bench-search benchmark the search: the CSV (options, then the measured KPI, as for
+               bench-model) is played as a workload — a trial returns the measured value of
+               the chosen configuration, and configurations the file did not measure are
+               never proposed. For random, lhs, model-guided and the adaptive agent: the
+               median number of trials to reach a configuration within --target of the
+               file's best (a search that fails counts as budget + 1) and the success rate
+  --budget   trials per search (default 40)
+  --seeds    searches per strategy (default 30)
+  --target   success within this fraction of the best (default 0.05 = 5%)
+  --minimize / --maximize   the KPI's direction (default: minimize)
+  --batch    trials proposed at once (default 1)
+  --json     print {"dataset", "budget", "target", "strategies": {"random": {"median_trials",
+             "success_rate"}, "lhs": …, "model": …, "adaptive": …}}`;
+
+const SEARCH_USAGE = `usage: ${SEARCH_LINE}\n\n${SEARCH_HELP}`;
+
 const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--comment FILE] [--trials N] [--store DIR] [--timeout 30m] [--fail-on never|fail|warn] [--verbose]
        ${BENCH_LINE}
+       ${SEARCH_LINE}
 
   run        build the workload, measure shadows with recorded traffic, train the
              model and print the recommended configuration
@@ -50,7 +70,9 @@ const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--comment FI
   --timeout  stop everything after this long (default: 60m)
   --fail-on  exit 3 when the gate's verdict is fail (or warn or worse); default never
 
-${BENCH_HELP}`;
+${BENCH_HELP}
+
+${SEARCH_HELP}`;
 
 /** Exit code of a run whose gate failed (distinct from errors, 1, and bad arguments, 2). */
 export const GATE_FAILED_EXIT_CODE = 3;
@@ -60,6 +82,7 @@ type Io = { out: (text: string) => void; err: (text: string) => void };
 /** `deps.fit` replaces the benchmarked learner (tests); by default it is the tuned learner of src/model/learner.ts. */
 export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit } = {}): Promise<number> {
   if (argv[0] === "bench-model") return benchModelCommand(argv.slice(1), io, deps);
+  if (argv[0] === "bench-search") return benchSearchCommand(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -88,7 +111,7 @@ export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit
   }
   const [command] = positionals;
   if (command !== "run") {
-    io.err(`shadowgate: unknown command "${command}"; expected "run" or "bench-model"\n${USAGE}`);
+    io.err(`shadowgate: unknown command "${command}"; expected "run", "bench-model" or "bench-search"\n${USAGE}`);
     return 2;
   }
   const trials = values.trials === undefined ? undefined : Number(values.trials);
@@ -145,37 +168,49 @@ export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit
   }
 }
 
-/** `shadowgate bench-model …` (argv without the command): 0, 1 on bad data, 2 on bad arguments. */
-async function benchModelCommand(argv: string[], io: Io, deps: { fit?: Fit }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        data: { type: "string" },
-        sizes: { type: "string" },
-        runs: { type: "string", default: "30" },
-        seed: { type: "string", default: "1" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    io.err(`shadowgate: ${(error as Error).message}\n${BENCH_USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.err(BENCH_USAGE);
-    return 0;
-  }
-  const usageError = (message: string) => {
-    io.err(`shadowgate: ${message}\n${BENCH_USAGE}`);
+/**
+ * The shared start of a benchmark command: parse `options` (plus --help), print the usage for
+ * --help (exit 0), refuse positionals and a missing --data (exit 2). Returns the values and the
+ * command's usage error, or the exit code when the command ends here.
+ */
+function parseBenchArgs<const O extends Record<string, { type: "string" | "boolean"; default?: string | boolean }>>(
+  command: string,
+  argv: string[],
+  options: O,
+  usage: string,
+  io: Io,
+): number | { values: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: O & { data: { type: "string" } } }>>["values"] & { data: string }; usageError: (message: string) => number } {
+  const usageError = (message: string): number => {
+    io.err(`shadowgate: ${message}\n${usage}`);
     return 2;
   };
-  if (positionals.length > 0) return usageError(`bench-model: unexpected argument "${positionals[0]}"`);
-  if (values.data === undefined || values.data === "") return usageError("bench-model: --data FILE.csv is required");
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...options, data: { type: "string" }, help: { type: "boolean", short: "h", default: false } } });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    io.err(usage);
+    return 0;
+  }
+  if (parsed.positionals.length > 0) return usageError(`${command}: unexpected argument "${parsed.positionals[0]}"`);
+  if (typeof values.data !== "string" || values.data === "") return usageError(`${command}: --data FILE.csv is required`);
+  return { values: values as never, usageError };
+}
+
+/** `shadowgate bench-model …` (argv without the command): 0, 1 on bad data, 2 on bad arguments. */
+async function benchModelCommand(argv: string[], io: Io, deps: { fit?: Fit }): Promise<number> {
+  const parsed = parseBenchArgs(
+    "bench-model",
+    argv,
+    { sizes: { type: "string" }, runs: { type: "string", default: "30" }, seed: { type: "string", default: "1" }, json: { type: "boolean", default: false } },
+    BENCH_USAGE,
+    io,
+  );
+  if (typeof parsed === "number") return parsed;
+  const { values, usageError } = parsed;
   if (values.sizes === undefined) return usageError("bench-model: --sizes is required, e.g. --sizes 16,32,48");
   const sizes = parseSizes(values.sizes);
   if (sizes === undefined) return usageError(`--sizes: expected comma-separated whole numbers ≥ 1 like 16,32,48, got "${values.sizes}"`);
@@ -204,6 +239,53 @@ async function benchModelCommand(argv: string[], io: Io, deps: { fit?: Fit }): P
       },
     });
     io.out(values.json ? JSON.stringify(benchJson(result), null, 2) : benchTable(result));
+    return 0;
+  } catch (error) {
+    io.err(`shadowgate: error: ${oneLine(error)}`);
+    return 1;
+  }
+}
+
+/** `shadowgate bench-search …` (argv without the command): 0, 1 on bad data, 2 on bad arguments. */
+async function benchSearchCommand(argv: string[], io: Io): Promise<number> {
+  const parsed = parseBenchArgs(
+    "bench-search",
+    argv,
+    {
+      budget: { type: "string", default: "40" },
+      seeds: { type: "string", default: "30" },
+      target: { type: "string", default: "0.05" },
+      minimize: { type: "boolean", default: false },
+      maximize: { type: "boolean", default: false },
+      batch: { type: "string", default: "1" },
+      json: { type: "boolean", default: false },
+    },
+    SEARCH_USAGE,
+    io,
+  );
+  if (typeof parsed === "number") return parsed;
+  const { values, usageError } = parsed;
+  const budget = wholeNumber(values.budget);
+  if (budget === undefined || budget < 1) return usageError(`--budget: expected a whole number ≥ 1, got "${values.budget}"`);
+  const seeds = wholeNumber(values.seeds);
+  if (seeds === undefined || seeds < 1) return usageError(`--seeds: expected a whole number ≥ 1, got "${values.seeds}"`);
+  const batch = wholeNumber(values.batch);
+  if (batch === undefined || batch < 1) return usageError(`--batch: expected a whole number ≥ 1, got "${values.batch}"`);
+  const target = Number(values.target);
+  if (!(values.target.trim() !== "" && target >= 0 && target < 1)) return usageError(`--target: expected a fraction from 0 to below 1 like 0.05, got "${values.target}"`);
+  if (values.minimize && values.maximize) return usageError("bench-search: --minimize and --maximize exclude each other");
+
+  try {
+    const data = await readPerfData(values.data);
+    const { benchSearch, searchBenchJson, searchBenchTable } = await import("./bench/search-bench.js");
+    const { predictObjective, strategyFor } = await import("./search/strategies.js");
+    io.err(`${data.file}: ${data.y.length} configurations, ${data.options.length} options, target "${data.target}"; budget ${budget}, ${seeds} seeds, within ${target * 100}% of the best`);
+    const result = benchSearch(
+      data,
+      { budget, seeds, target, batch, goal: values.maximize ? "maximize" : "minimize", onSearch: (name, seed) => seed === seeds && io.err(`${name}: ${seeds} searches done`) },
+      { strategyFor, predictBefore: (ctx, configs) => predictObjective(ctx, configs)?.map((p) => p.mean) },
+    );
+    io.out(values.json ? JSON.stringify(searchBenchJson(result), null, 2) : searchBenchTable(result));
     return 0;
   } catch (error) {
     io.err(`shadowgate: error: ${oneLine(error)}`);

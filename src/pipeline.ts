@@ -8,8 +8,10 @@ import { abortReason, errorText } from "./core/errors.js";
 import type { HistoryStore, LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } from "./core/ports.js";
 import type { Configuration, History, KpiName, ParameterCatalog, Trial } from "./core/types.js";
 import type { ShadowgateConfig } from "./config/schema.js";
-import { initialDesign } from "./search/lhs.js";
 import { sameConfig } from "./search/space.js";
+import { newAgentState, parseAgentState, type AgentState } from "./search/agent.js";
+import { SearchLoop, type PlannedTrial, type SearchSummary } from "./search/run-search.js";
+import { predictObjective, strategyFor } from "./search/strategies.js";
 import { trainModels, type ForestModel } from "./model/forest.js";
 import { FEATURE_VERSION, featureEncoder } from "./model/features.js";
 import { parseStoredModel, shouldRetune, toStoredModel, type StoredModel } from "./model/stored-model.js";
@@ -60,6 +62,8 @@ export interface RunResult {
   verdict: Verdict;
   /** the objective predicted across the most influential parameter (for the chart) */
   sweep: Sweep | null;
+  /** how the configurations were chosen, batch by batch */
+  search: SearchSummary;
   /** where the wall time went, ms */
   timings: { imageMs: number; startStopMs: number; loadMs: number; trainMs: number; recommendMs: number; totalMs: number };
 }
@@ -87,46 +91,70 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
   logger.info(`image ${image} ready in ${(timings.imageMs / 1000).toFixed(1)} s`);
   checkAborted();
 
-  const design = initialDesign(config.parameters, config.current, config.shadows.trials, config.shadows.seed + countRuns(history));
   // When `current` changed since the last run (a recommendation was applied), measure the
   // previous anchor too: it bridges the old runs' ratios to today's anchor exactly.
   const previous = previousAnchor(history, config);
-  if (previous && !design.some((c) => sameConfig(config.parameters, c, previous))) {
-    design.push(previous);
-    logger.info(`current configuration changed since the last run; also measuring the previous one (${describeConfig(previous)}) to bridge the history`);
-  }
+  if (previous) logger.info(`current configuration changed since the last run; also measuring the previous one (${describeConfig(previous)}) to bridge the history`);
   const cpusOf = (c: Configuration) =>
     shadowSpecFor({ workload: config.workload, catalog: config.parameters, config: c, fraction: config.shadows.fraction, image, port: 0, name: "" }).cpus;
   const cpuBudget = config.shadows.cpuBudget ?? deps.hostCpus ?? Infinity;
-  const plan = planBatches(config.parameters, design, config.current, config.shadows.parallel, { cpusOf, cpuBudget });
   const trials: Trial[] = [];
   const failures: FailedTrial[] = [];
-  const total = plan.reduce((n, batch) => n + batch.length, 0);
+  const search = new SearchLoop(
+    {
+      catalog: config.parameters,
+      constraints: config.constraints,
+      current: config.current,
+      objective: config.objective,
+      trials: config.shadows.trials,
+      parallel: config.shadows.parallel,
+      seed: config.shadows.seed + countRuns(history),
+      strategy: config.search.strategy,
+      ...(config.search.timeBudgetMs !== undefined ? { timeBudgetMs: config.search.timeBudgetMs } : {}),
+    },
+    history.trials,
+    await loadAgent(config, deps),
+    { strategyFor, predict: predictObjective, log: (line) => logger.info(line) },
+  );
   let done = 0;
+  let batchesMeasured = 0;
+  // for progress lines: the trials a run without an early stop measures (bridge and repeated anchor included)
+  const planned = config.shadows.trials + (previous ? 1 : 0);
+  const total = planned + (Math.ceil(planned / config.shadows.parallel) >= 3 && config.shadows.parallel > 1 ? 1 : 0);
 
-  for (const batch of plan) {
-    const measured = await measureBatch(batch, config, deps, image, timings);
-    for (const outcome of measured) {
-      done++;
-      if ("error" in outcome) {
-        failures.push(outcome);
-        logger.warn(`trial ${done}/${total} failed: ${describeConfig(outcome.config)}: ${outcome.error}`);
-        continue;
+  for (let next = search.nextBatch(previous); next; next = search.nextBatch()) {
+    const items = next.items;
+    // the anchor again in the last batch, so the run's anchor spans the run
+    if (next.last && batchesMeasured >= 2 && config.shadows.parallel > 1) items.push({ config: config.current, anchor: true });
+    const measuredNow: Trial[] = [];
+    for (const batch of packByCpu(items, config.shadows.parallel, { cpusOf, cpuBudget })) {
+      const measured = await measureBatch(batch, config, deps, image, timings);
+      batchesMeasured++;
+      for (const outcome of measured) {
+        done++;
+        if ("error" in outcome) {
+          failures.push(outcome);
+          logger.warn(`trial ${done}/${total} failed: ${describeConfig(outcome.config)}: ${outcome.error}`);
+          continue;
+        }
+        const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
+        trials.push(trial);
+        measuredNow.push(trial);
+        logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
+        const failing = trial.kpis["errors.rate"] + trial.kpis["non2xx.rate"];
+        if (failing > MOSTLY_FAILING && !trial.anchor) {
+          logger.warn(`trial ${done}/${total}: ${(failing * 100).toFixed(0)}% of requests failed or got a non-2xx answer`);
+        }
       }
-      const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
-      trials.push(trial);
-      logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
-      const failing = trial.kpis["errors.rate"] + trial.kpis["non2xx.rate"];
-      if (failing > MOSTLY_FAILING && !trial.anchor) {
-        logger.warn(`trial ${done}/${total}: ${(failing * 100).toFixed(0)}% of requests failed or got a non-2xx answer`);
-      }
+      // a shadow whose start or load was cut short by the stop is no measurement
+      checkAborted();
+      // Everything is measured relative to the anchor: without it the run is worthless, so
+      // stop at once rather than measure the other batches for nothing.
+      if (batchesMeasured === 1) checkAnchor(trials, failures, config);
     }
-    // a shadow whose start or load was cut short by the stop is no measurement
-    checkAborted();
-    // Everything is measured relative to the anchor: without it the run is worthless, so
-    // stop at once rather than measure the other batches for nothing.
-    if (batch === plan[0]) checkAnchor(trials, failures, config);
+    search.measured(next, measuredNow, trials);
   }
+  await saveAgent(config, deps, search.agent);
 
   const updated: History = { ...history, trials: [...history.trials, ...trials] };
   await deps.store.save(updated);
@@ -187,6 +215,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     recommendation,
     verdict,
     sweep,
+    search: search.summary(),
     timings,
   };
 }
@@ -301,23 +330,15 @@ async function measureOne(
   }
 }
 
-type PlannedTrial = { config: Configuration; anchor: boolean };
-
 /**
- * Batches of at most `parallel` configurations whose CPU quotas add up to no more than
- * `cpuBudget` (a batch always holds at least one). The current configuration (the anchor)
- * runs in the first batch and, when there are three or more batches, again in the last, so
- * the run's anchor spans the run.
+ * A search batch as shadow batches: at most `parallel` side by side, their CPU quotas adding
+ * up to no more than `cpuBudget` (a batch always holds at least one), in order.
  */
-export function planBatches(
-  catalog: ParameterCatalog,
-  design: Configuration[],
-  current: Configuration,
+export function packByCpu(
+  items: readonly PlannedTrial[],
   parallel: number,
   budget: { cpusOf: (config: Configuration) => number; cpuBudget: number } = { cpusOf: () => 0, cpuBudget: Infinity },
 ): PlannedTrial[][] {
-  const others = design.filter((c) => !sameConfig(catalog, c, current));
-  const items: PlannedTrial[] = [{ config: current, anchor: true }, ...others.map((config) => ({ config, anchor: false }))];
   const batches: PlannedTrial[][] = [];
   const fits = (batch: PlannedTrial[], item: PlannedTrial) =>
     batch.length < parallel && batch.reduce((sum, b) => sum + budget.cpusOf(b.config), 0) + budget.cpusOf(item.config) <= budget.cpuBudget + 1e-9;
@@ -326,13 +347,23 @@ export function planBatches(
     if (open && fits(open, item)) open.push(item);
     else batches.push([item]);
   }
-  if (batches.length >= 3 && parallel > 1) {
-    const anchor = { config: current, anchor: true };
-    const last = batches[batches.length - 1]!;
-    if (fits(last, anchor)) last.push(anchor);
-    else batches.push([anchor]);
-  }
   return batches;
+}
+
+/** The agent's stored state, or a fresh one (with a warning when the stored one is unusable). */
+async function loadAgent(config: ShadowgateConfig, deps: PipelineDeps): Promise<AgentState> {
+  const raw = deps.store.loadAgent ? await deps.store.loadAgent(config.workload.name) : undefined;
+  if (raw === undefined) return newAgentState();
+  const state = parseAgentState(raw);
+  if (typeof state === "string") {
+    deps.logger.warn(`stored search agent ignored (${state}); it starts afresh`);
+    return newAgentState();
+  }
+  return state;
+}
+
+async function saveAgent(config: ShadowgateConfig, deps: PipelineDeps, state: AgentState): Promise<void> {
+  if (deps.store.saveAgent) await deps.store.saveAgent(config.workload.name, state);
 }
 
 /** Above this share of failed or non-2xx answers, a measurement says more about the replay than the service. */

@@ -2,10 +2,13 @@
  * Reads shadowgate.yml: YAML → schema → paths resolved against the file's folder.
  * Every failure is a ConfigError whose message names the file, the line and the field.
  */
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { LineCounter, parseDocument, isNode, type Document } from "yaml";
-import { parseConfig, type ConfigIssue, type ShadowgateConfig } from "./schema.js";
+import { formatPath, parseConfig, type ConfigIssue, type ShadowgateConfig } from "./schema.js";
+
+export { formatPath };
 
 export class ConfigError extends Error {
   constructor(
@@ -23,15 +26,16 @@ export async function loadConfig(file: string): Promise<ShadowgateConfig> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(error);
-    throw new ConfigError(`${file}: cannot read the config file: ${why}`);
+    throw new ConfigError(`${file}: cannot read the config file: ${whyUnreadable(error)}`);
   }
   const config = parseConfigText(text, file);
   return resolvePaths(config, path.dirname(path.resolve(file)));
 }
 
-/** Parse YAML text; `file` is only used to word errors. */
+/**
+ * Parse YAML text; `file` words errors, and template files named in it are read relative to
+ * its folder (the current folder for a bare name).
+ */
 export function parseConfigText(text: string, file: string): ShadowgateConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -48,7 +52,8 @@ export function parseConfigText(text: string, file: string): ShadowgateConfig {
   if (raw !== null && raw !== undefined && (typeof raw !== "object" || Array.isArray(raw))) {
     throw new ConfigError(`${file}:1: expected a mapping with workload and traffic sections, got ${Array.isArray(raw) ? "a list" : typeof raw}`);
   }
-  const result = parseConfig(raw);
+  const base = path.dirname(path.resolve(file));
+  const result = parseConfig(raw, { readTemplate: (template) => readTemplateFile(path.resolve(base, template)) });
   if (!result.ok) {
     const lines = result.issues.map((issue) => formatIssue(issue, file, doc, lineCounter));
     const first = lines.length > 1 ? `${lines[0]} (and ${lines.length - 1} more)` : lines[0]!;
@@ -57,15 +62,23 @@ export function parseConfigText(text: string, file: string): ShadowgateConfig {
   return result.config;
 }
 
-function formatIssue(issue: ConfigIssue, file: string, doc: Document, lineCounter: LineCounter): string {
-  const field = formatPath(issue.path);
-  const line = lineOf(issue.path, doc, lineCounter);
-  return `${file}${line ? `:${line}` : ""}: ${field ? `${field}: ` : ""}${issue.message}`;
+function readTemplateFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(whyUnreadable(error));
+  }
 }
 
-/** `parameters[2].range` style. */
-export function formatPath(parts: (string | number)[]): string {
-  return parts.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
+function whyUnreadable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(error);
+}
+
+function formatIssue(issue: ConfigIssue, file: string, doc: Document, lineCounter: LineCounter): string {
+  const field = formatPath(issue.path);
+  const line = lineOf(issue.path, doc, lineCounter) ?? (issue.near && lineOf(issue.near, doc, lineCounter));
+  return `${file}${line ? `:${line}` : ""}: ${field ? `${field}: ` : ""}${issue.message}`;
 }
 
 /** The line of the deepest node of `parts` that exists in the document. */
@@ -96,7 +109,11 @@ function resolvePaths(config: ShadowgateConfig, base: string): ShadowgateConfig 
           ? { kind: "build", context: path.resolve(base, source.context), dockerfile: source.dockerfile }
           : source,
     },
-    parameters: config.parameters.map((p) => (p.target ? { ...p, target: { ...p.target, file: path.resolve(base, p.target.file) } } : p)),
+    parameters: config.parameters.map((p) => ({
+      ...p,
+      ...(p.target ? { target: { ...p.target, file: path.resolve(base, p.target.file) } } : {}),
+      ...(p.apply.kind === "template" && p.apply.file !== undefined ? { apply: { ...p.apply, file: path.resolve(base, p.apply.file) } } : {}),
+    })),
     traffic: { ...config.traffic, file: path.resolve(base, config.traffic.file) },
     store: { path: path.resolve(base, config.store.path) },
   };

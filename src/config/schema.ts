@@ -4,6 +4,8 @@
  * or a list of issues, each with the path of the field it is about.
  */
 import { z } from "zod";
+import { CATEGORY_NAMES, catalogFor, type CategoryCatalog } from "../catalog/index.js";
+import { renderTemplate, templatePlaceholders } from "../core/apply.js";
 import {
   KPI_INFO,
   KPI_NAMES,
@@ -13,9 +15,13 @@ import {
   type Objective,
   type ParameterCatalog,
   type ParameterSpec,
+  type ParameterTarget,
+  type ParamValue,
   type Slo,
   type WorkloadProfile,
 } from "../core/types.js";
+import { checkSatisfiable, compileConstraint, ConstraintError } from "../search/constraints.js";
+import { STRATEGY_NAMES, type Constraint, type StrategyName } from "../search/types.js";
 import { parseDuration, parseFraction, parseKpiBound, parseMemoryMiB } from "./units.js";
 
 /** Docker's smallest CPU quota and memory limit; a shadow's share must clear them. */
@@ -38,6 +44,12 @@ export interface ShadowgateConfig {
   };
   parameters: ParameterCatalog;
   current: Configuration;
+  /**
+   * Rules every proposed configuration satisfies: the config's `constraints`, in order, then
+   * the category catalog's own rules whose parameters are all searched (they only rule out
+   * configurations equivalent to others).
+   */
+  constraints: Constraint[];
   traffic: {
     file: string;
     format: "auto" | "har";
@@ -56,12 +68,20 @@ export interface ShadowgateConfig {
   store: { path: string };
   /** the forest engine (docs/adr/003-forest-engine.md) */
   model: { engine: "native" | "ml-random-forest" };
+  search: {
+    /** "adaptive": the agent chooses the strategy per batch; else this one for every batch */
+    strategy: "adaptive" | StrategyName;
+    /** no batch starts that would end after this long (ms); absent: the trial count alone */
+    timeBudgetMs?: number;
+  };
 }
 
 /** One problem with the input, located by its path in the document. */
 export interface ConfigIssue {
   path: (string | number)[];
   message: string;
+  /** where to find a line when `path` is not in the document (a value left out of `current`) */
+  near?: (string | number)[];
 }
 
 const duration = (what: string) =>
@@ -89,13 +109,31 @@ const positiveInt = (what: string) =>
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "expected an environment variable name like POOL_SIZE" });
 
-const APPLY_EXPECTED = 'expected one of "env", "arg", "cpus", "memory", or {env: NAME} / {arg: "--flag={value}"}';
+const APPLY_EXPECTED =
+  'expected one of "env", "arg", "cpus", "memory", or {env: NAME} / {arg: "--flag={value}"} / {template: {file: FILE, path: /PATH/IN/CONTAINER}}';
+const TEMPLATE_FILE_EXPECTED = "expected the path of a template file (relative to this file's folder)";
 const applySchema = z.union(
-  [z.enum(["env", "arg", "cpus", "memory"]), z.strictObject({ env: envName }), z.strictObject({ arg: z.string().min(1) })],
+  [
+    z.enum(["env", "arg", "cpus", "memory"]),
+    z.strictObject({
+      env: envName,
+      template: z.string().includes("{value}", { error: 'expected a template containing {value}, like "-Xmx{value}m"' }).optional(),
+      append: z.boolean({ error: "expected true or false" }).optional(),
+    }),
+    z.strictObject({ arg: z.string().min(1) }),
+    z.strictObject({
+      template: z.strictObject({
+        file: z.string({ error: TEMPLATE_FILE_EXPECTED }).min(1, { error: TEMPLATE_FILE_EXPECTED }),
+        path: z.string({ error: "expected the file's absolute path in the container" }).regex(/^\/.*[^/]$/, { error: 'expected the file\'s absolute path in the container, like "/etc/nginx/nginx.conf"' }),
+      }),
+    }),
+  ],
   { error: APPLY_EXPECTED },
 );
 
 const PARAM_TYPES = ["int", "float", "enum", "bool"] as const;
+
+const SEARCH_STRATEGIES = ["adaptive", ...STRATEGY_NAMES] as const;
 
 const TARGET_EXPECTED = "expected {file: PATH, key: KEY}: the file (relative to this file's folder) and the key that holds the value";
 const targetSchema = z.strictObject(
@@ -133,15 +171,24 @@ function checkTargetKey(kind: TargetKind, key: string): string | undefined {
   }
 }
 
+/**
+ * A full definition (name, type, ...) or a catalog parameter (`use: NAME`) with optional
+ * overrides of its range, values, scale, apply and target. Which fields go together is
+ * checked in `resolveParameters`.
+ */
 const parameterSchema = z.strictObject({
-  name: z.string({ error: "expected a parameter name" }).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
-    error: "expected a name of letters, digits, _ . -",
-  }),
-  type: z.enum(PARAM_TYPES, { error: `expected one of ${PARAM_TYPES.join(", ")}` }),
+  use: z.string({ error: "expected the name of a parameter of the workload's category catalog" }).min(1).optional(),
+  name: z
+    .string({ error: "expected a parameter name" })
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
+      error: "expected a name of letters, digits, _ . -",
+    })
+    .optional(),
+  type: z.enum(PARAM_TYPES, { error: `expected one of ${PARAM_TYPES.join(", ")}` }).optional(),
   range: z.tuple([z.number(), z.number()], { error: "expected [min, max]" }).optional(),
   values: z.array(z.union([z.string(), z.number()]).transform(String)).optional(),
-  scale: z.enum(["linear", "log"], { error: 'expected "linear" or "log"' }).default("linear"),
-  apply: applySchema.default("env"),
+  scale: z.enum(["linear", "log"], { error: 'expected "linear" or "log"' }).optional(),
+  apply: applySchema.optional(),
   target: targetSchema.optional(),
 });
 
@@ -178,8 +225,12 @@ const rawSchema = z.strictObject({
       seed: z.number().int().default(1),
     })
     .default({ fraction: 0.25, parallel: 2, trials: 6, seed: 1 }),
-  parameters: z.array(parameterSchema, { error: "expected a list of parameters" }).default([]),
-  current: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
+  /** absent: the whole catalog of the workload's category */
+  parameters: z.array(parameterSchema, { error: "expected a list of parameters" }).optional(),
+  current: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+  constraints: z
+    .array(z.string({ error: 'expected a rule such as "threads * workers <= 64"' }), { error: 'expected a list of rules such as "threads * workers <= 64"' })
+    .default([]),
   traffic: z.strictObject(
     {
       file: z.string({ error: "expected the path of a recorded-traffic file" }).min(1),
@@ -204,23 +255,40 @@ const rawSchema = z.strictObject({
   model: z
     .strictObject({ engine: z.enum(["native", "ml-random-forest"], { error: 'expected "native" or "ml-random-forest"' }).default("native") })
     .default({ engine: "native" }),
+  search: z
+    .strictObject({
+      strategy: z.enum(SEARCH_STRATEGIES, { error: `expected one of ${SEARCH_STRATEGIES.join(", ")}` }).default("adaptive"),
+      budget: duration("duration").optional(),
+    })
+    .default({ strategy: "adaptive" }),
 });
 
 type RawConfig = z.output<typeof rawSchema>;
+type RawParameter = z.output<typeof parameterSchema>;
+type RawApply = NonNullable<RawParameter["apply"]>;
+type Path = (string | number)[];
+
+export interface ParseOptions {
+  /**
+   * Reads a template file named by `apply: {template: {file}}`, as written in the config (the
+   * loader resolves it against the config file's folder); throws an Error saying why it cannot.
+   */
+  readTemplate?: (file: string) => string;
+}
 
 /** Validate and normalise. Paths in issues point into the raw document. */
-export function parseConfig(raw: unknown): { ok: true; config: ShadowgateConfig } | { ok: false; issues: ConfigIssue[] } {
+export function parseConfig(raw: unknown, options: ParseOptions = {}): { ok: true; config: ShadowgateConfig } | { ok: false; issues: ConfigIssue[] } {
   const parsed = rawSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     return { ok: false, issues: parsed.error.issues.map((issue) => ({ path: issue.path as (string | number)[], message: describeIssue(issue, raw) })) };
   }
   const issues: ConfigIssue[] = [];
-  const config = normalise(parsed.data, issues);
+  const config = normalise(parsed.data, issues, options);
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
 }
 
 /** Cross-field rules the per-field schema cannot express. */
-function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
+function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions): ShadowgateConfig {
   const { workload } = raw;
   if (workload.build && workload.image) {
     issues.push({ path: ["workload", "image"], message: "expected either build or image, not both" });
@@ -229,71 +297,36 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
     ? { kind: "image", image: workload.image }
     : { kind: "build", context: workload.build?.context ?? ".", dockerfile: workload.build?.dockerfile ?? "Dockerfile" };
 
-  const parameters: ParameterCatalog = [];
-  const seen = new Set<string>();
-  raw.parameters.forEach((p, i) => {
-    const at = (...rest: (string | number)[]) => ["parameters", i, ...rest];
-    if (seen.has(p.name)) issues.push({ path: at("name"), message: `expected a unique name, "${p.name}" is declared twice` });
-    seen.add(p.name);
-    const apply = toApply(p.name, p.apply);
-    const target = p.target ? { target: { file: p.target.file, key: p.target.key } } : {};
-    if (p.target) {
-      const kind = targetKind(p.target.file);
-      if (!kind) issues.push({ path: at("target", "file"), message: `expected a .env, .yml/.yaml file or a Dockerfile, got ${show(p.target.file)}` });
-      const problem = kind && checkTargetKey(kind, p.target.key);
-      if (problem) issues.push({ path: at("target", "key"), message: problem });
-    }
-    if ((apply.kind === "cpus" || apply.kind === "memory") && p.type !== "int" && p.type !== "float") {
-      issues.push({ path: at("apply"), message: `expected an int or float parameter for apply: ${apply.kind}, got type ${p.type}` });
-    }
-    switch (p.type) {
-      case "int":
-      case "float": {
-        if (!p.range) {
-          issues.push({ path: at("range"), message: `expected [min, max] for a ${p.type} parameter` });
-          return;
-        }
-        const [min, max] = p.range;
-        if (!(min < max)) {
-          issues.push({ path: at("range"), message: `expected [min, max] with min < max, got [${min}, ${max}]` });
-          return;
-        }
-        if (p.type === "int" && (!Number.isInteger(min) || !Number.isInteger(max))) {
-          issues.push({ path: at("range"), message: `expected whole numbers for an int parameter, got [${min}, ${max}]` });
-        }
-        if (p.scale === "log" && min <= 0) {
-          issues.push({ path: at("scale"), message: `expected min > 0 for a log scale, got min ${min}` });
-        }
-        if (p.values) issues.push({ path: at("values"), message: `expected no values for a ${p.type} parameter (use range)` });
-        parameters.push({ name: p.name, type: p.type, min, max, scale: p.scale, apply, ...target });
-        return;
-      }
-      case "enum": {
-        if (!p.values || p.values.length < 2) {
-          issues.push({ path: at("values"), message: "expected a list of at least two values for an enum parameter" });
-          return;
-        }
-        if (new Set(p.values).size !== p.values.length) {
-          issues.push({ path: at("values"), message: "expected distinct values" });
-        }
-        if (p.range) issues.push({ path: at("range"), message: "expected no range for an enum parameter (use values)" });
-        parameters.push({ name: p.name, type: "enum", values: p.values, apply, ...target });
-        return;
-      }
-      case "bool":
-        parameters.push({ name: p.name, type: "bool", apply, ...target });
-        return;
+  // Docker refuses quotas below 0.01 CPUs and limits below 6 MiB: a shadow's share must clear them
+  const { fraction } = raw.shadows;
+  if (workload.resources.cpus * fraction < MIN_SHADOW_CPUS) {
+    issues.push({ path: ["workload", "resources", "cpus"], message: `expected at least ${MIN_SHADOW_CPUS / fraction} CPUs: a shadow gets × ${fraction}, and Docker needs ≥ ${MIN_SHADOW_CPUS}` });
+  }
+  if (workload.resources.memory * fraction < MIN_SHADOW_MEMORY_MIB) {
+    issues.push({ path: ["workload", "resources", "memory"], message: `expected at least ${MIN_SHADOW_MEMORY_MIB / fraction} MiB: a shadow gets × ${fraction}, and Docker needs ≥ ${MIN_SHADOW_MEMORY_MIB} MiB` });
+  }
+
+  const catalog = catalogFor(workload.category, {
+    cpus: workload.resources.cpus,
+    memoryMiB: workload.resources.memory,
+    minCpus: MIN_SHADOW_CPUS / fraction,
+    minMemoryMiB: MIN_SHADOW_MEMORY_MIB / fraction,
+  });
+  if (!catalog) {
+    issues.push({ path: ["workload", "category"], message: `expected one of the known categories ${CATEGORY_NAMES.join(", ")}, got ${show(workload.category)}` });
+  }
+  const resolved = resolveParameters(raw, catalog, issues, new Templates(options.readTemplate));
+  const parameters = resolved.map((r) => r.spec);
+  resolved.forEach(({ spec, at }) => {
+    if (spec.type !== "int" && spec.type !== "float") return;
+    const minimum = spec.apply.kind === "cpus" ? MIN_SHADOW_CPUS : spec.apply.kind === "memory" ? MIN_SHADOW_MEMORY_MIB : undefined;
+    if (minimum !== undefined && spec.min * fraction < minimum) {
+      issues.push({ path: at("range"), message: `expected a minimum of at least ${minimum / fraction}: a shadow gets × ${fraction}, and Docker needs ≥ ${minimum}${spec.apply.kind === "memory" ? " MiB" : " CPUs"}` });
     }
   });
 
-  raw.parameters.forEach((p, i) => {
-    const applied = typeof p.apply === "string" ? p.apply : "arg" in p.apply ? "arg" : "env";
-    if (applied === "arg" && !workload.command) {
-      issues.push({ path: ["parameters", i, "apply"], message: "expected workload.command to be set: arguments are appended to it" });
-    }
-  });
-
-  const current = normaliseCurrent(raw, parameters, issues);
+  const current = normaliseCurrent(raw, resolved, issues);
+  const constraints = normaliseConstraints(raw, resolved, current, catalog, issues);
 
   const slo: Slo = {};
   for (const [kpi, value] of Object.entries(raw.slo) as [KpiName, number | string][]) {
@@ -311,23 +344,6 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
   if (objective.goal !== natural) {
     issues.push({ path: ["objective", objective.goal], message: `expected ${natural} for ${objective.kpi} (${KPI_INFO[objective.kpi].better} is better)` });
   }
-
-  // Docker refuses quotas below 0.01 CPUs and limits below 6 MiB: a shadow's share must clear them
-  const { fraction } = raw.shadows;
-  if (workload.resources.cpus * fraction < MIN_SHADOW_CPUS) {
-    issues.push({ path: ["workload", "resources", "cpus"], message: `expected at least ${MIN_SHADOW_CPUS / fraction} CPUs: a shadow gets × ${fraction}, and Docker needs ≥ ${MIN_SHADOW_CPUS}` });
-  }
-  if (workload.resources.memory * fraction < MIN_SHADOW_MEMORY_MIB) {
-    issues.push({ path: ["workload", "resources", "memory"], message: `expected at least ${MIN_SHADOW_MEMORY_MIB / fraction} MiB: a shadow gets × ${fraction}, and Docker needs ≥ ${MIN_SHADOW_MEMORY_MIB} MiB` });
-  }
-  parameters.forEach((p) => {
-    if (p.type !== "int" && p.type !== "float") return;
-    const i = raw.parameters.findIndex((r) => r.name === p.name);
-    const minimum = p.apply.kind === "cpus" ? MIN_SHADOW_CPUS : p.apply.kind === "memory" ? MIN_SHADOW_MEMORY_MIB : undefined;
-    if (minimum !== undefined && p.min * fraction < minimum) {
-      issues.push({ path: ["parameters", i, "range"], message: `expected a minimum of at least ${minimum / fraction}: a shadow gets × ${fraction}, and Docker needs ≥ ${minimum}${p.apply.kind === "memory" ? " MiB" : " CPUs"}` });
-    }
-  });
 
   const { traffic } = raw;
   if (traffic.warmup > 0 && traffic.warmup < 500) issues.push({ path: ["traffic", "warmup"], message: "expected 0 or at least 500ms" });
@@ -355,6 +371,7 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
     },
     parameters,
     current,
+    constraints,
     traffic: {
       file: traffic.file,
       format: traffic.format,
@@ -370,10 +387,186 @@ function normalise(raw: RawConfig, issues: ConfigIssue[]): ShadowgateConfig {
     objective,
     store: raw.store,
     model: raw.model,
+    search: { strategy: raw.search.strategy, ...(raw.search.budget !== undefined ? { timeBudgetMs: raw.search.budget } : {}) },
   };
 }
 
-function toApply(name: string, apply: RawConfig["parameters"][number]["apply"]): ApplyHow {
+/** A searched parameter and where it was declared, for messages. */
+interface Resolved {
+  spec: ParameterSpec;
+  /** the path of a field of its declaration: `parameters[i].<field>`, or `workload.category` for a whole catalog */
+  at: (...field: Path) => Path;
+  /** taken from the category catalog (`use:` or the whole catalog) rather than defined in full */
+  fromCatalog: boolean;
+  /** the catalog's default, which `current` falls back to */
+  default?: ParamValue;
+}
+
+/** A parameter before validation: a full definition, or a catalog knob with the overrides applied. */
+interface Draft {
+  name: string;
+  type: (typeof PARAM_TYPES)[number];
+  range?: readonly [number, number] | undefined;
+  values?: string[] | undefined;
+  scale: "linear" | "log";
+  apply: ApplyHow;
+  target?: ParameterTarget | undefined;
+}
+
+/**
+ * The searched parameters: the entries of `parameters` (full definitions or `use:` of a
+ * catalog parameter), or, without `parameters`, the whole catalog of the category.
+ */
+function resolveParameters(raw: RawConfig, catalog: CategoryCatalog | undefined, issues: ConfigIssue[], templates: Templates): Resolved[] {
+  const resolved: Resolved[] = [];
+  if (raw.parameters === undefined) {
+    const at = () => ["workload", "category"];
+    for (const knob of catalog?.knobs ?? []) {
+      const spec = checkDraft(draftOf(knob), at, `${knob.name}: `, issues);
+      if (spec) resolved.push({ spec, at, fromCatalog: true, ...(knob.default !== undefined ? { default: knob.default } : {}) });
+    }
+  } else if (raw.parameters.length === 0) {
+    const whole = catalog ? ` (leave parameters out to search the whole ${catalog.category} catalog: ${catalog.knobs.map((k) => k.name).join(", ")})` : "";
+    issues.push({ path: ["parameters"], message: `expected at least one parameter: an empty list leaves nothing to search${whole}` });
+  }
+
+  const seen = new Set<string>();
+  (raw.parameters ?? []).forEach((p, i) => {
+    const at = (...field: Path) => ["parameters", i, ...field];
+    const name = p.use ?? p.name;
+    if (name !== undefined) {
+      if (seen.has(name)) issues.push({ path: at(p.use !== undefined ? "use" : "name"), message: `expected a unique name, "${name}" is declared twice` });
+      seen.add(name);
+    }
+    if (p.use !== undefined) {
+      // an unknown category is reported once, at workload.category
+      if (!catalog) return;
+      const knob = catalog.knobs.find((k) => k.name === p.use);
+      if (!knob) {
+        issues.push({ path: at("use"), message: `expected a parameter of the ${catalog.category} catalog (${catalog.knobs.map((k) => k.name).join(", ")}), got ${show(p.use)}` });
+        return;
+      }
+      const draft = withOverrides(knob, p, at, issues, templates);
+      const spec = checkDraft(draft, at, `${knob.name}: `, issues);
+      if (spec) resolved.push({ spec, at, fromCatalog: true, ...(knob.default !== undefined ? { default: knob.default } : {}) });
+      return;
+    }
+    if (p.name === undefined) issues.push({ path: at("name"), message: "missing; expected a parameter name, or use: NAME for a parameter of the category's catalog" });
+    if (p.type === undefined) issues.push({ path: at("type"), message: `missing; expected one of ${PARAM_TYPES.join(", ")}` });
+    if (p.name === undefined || p.type === undefined) return;
+    const draft: Draft = {
+      name: p.name,
+      type: p.type,
+      range: p.range,
+      values: p.values,
+      scale: p.scale ?? "linear",
+      apply: toApply(p.name, p.apply ?? "env", at, issues, templates),
+      target: p.target,
+    };
+    const spec = checkDraft(draft, at, "", issues);
+    if (spec) resolved.push({ spec, at, fromCatalog: false });
+  });
+
+  for (const r of resolved) {
+    if (r.spec.apply.kind === "arg" && !raw.workload.command) {
+      issues.push({ path: r.at("apply"), message: "expected workload.command to be set: arguments are appended to it" });
+    }
+  }
+  checkSharedApplies(resolved, issues);
+  return withTemplateDefaults(resolved, catalog, issues);
+}
+
+/** A catalog knob as a draft, before overrides. */
+function draftOf(knob: CategoryCatalog["knobs"][number]): Draft {
+  const base = { name: knob.name, apply: knob.apply, target: knob.target };
+  switch (knob.type) {
+    case "int":
+    case "float":
+      return { ...base, type: knob.type, range: [knob.min, knob.max], scale: knob.scale };
+    case "enum":
+      return { ...base, type: "enum", values: knob.values, scale: "linear" };
+    case "bool":
+      return { ...base, type: "bool", scale: "linear" };
+  }
+}
+
+/** A catalog knob with the entry's overrides; an override that does not fit the knob's type is an issue. */
+function withOverrides(
+  knob: CategoryCatalog["knobs"][number],
+  p: RawParameter,
+  at: (...field: Path) => Path,
+  issues: ConfigIssue[],
+  templates: Templates,
+): Draft {
+  const label = `${knob.name}: `;
+  const numeric = knob.type === "int" || knob.type === "float";
+  if (p.name !== undefined) issues.push({ path: at("name"), message: `${label}expected no name with use: a catalog parameter keeps its catalog name` });
+  if (p.type !== undefined) issues.push({ path: at("type"), message: `${label}expected no type with use: the catalog gives it (${knob.type})` });
+  if (p.range !== undefined && !numeric) issues.push({ path: at("range"), message: `${label}expected no range for a ${knob.type} parameter${knob.type === "enum" ? " (use values)" : ""}` });
+  if (p.values !== undefined && knob.type !== "enum") issues.push({ path: at("values"), message: `${label}expected no values for a ${knob.type} parameter${numeric ? " (use range)" : ""}` });
+  if (p.scale !== undefined && !numeric) issues.push({ path: at("scale"), message: `${label}expected no scale for a ${knob.type} parameter` });
+  const draft = draftOf(knob);
+  return {
+    ...draft,
+    ...(numeric && p.range ? { range: p.range } : {}),
+    ...(numeric && p.scale ? { scale: p.scale } : {}),
+    ...(knob.type === "enum" && p.values ? { values: p.values } : {}),
+    ...(p.apply !== undefined ? { apply: toApply(knob.name, p.apply, at, issues, templates) } : {}),
+    ...(p.target ? { target: p.target } : {}),
+  };
+}
+
+/** The validated spec of a draft, or undefined (with issues) when it has none; `label` prefixes messages about a catalog parameter. */
+function checkDraft(d: Draft, at: (...field: Path) => Path, label: string, issues: ConfigIssue[]): ParameterSpec | undefined {
+  const target = d.target ? { target: { file: d.target.file, key: d.target.key } } : {};
+  if (d.target) {
+    const kind = targetKind(d.target.file);
+    if (!kind) issues.push({ path: at("target", "file"), message: `${label}expected a .env, .yml/.yaml file or a Dockerfile, got ${show(d.target.file)}` });
+    const problem = kind && checkTargetKey(kind, d.target.key);
+    if (problem) issues.push({ path: at("target", "key"), message: `${label}${problem}` });
+  }
+  const { apply } = d;
+  if ((apply.kind === "cpus" || apply.kind === "memory") && d.type !== "int" && d.type !== "float") {
+    issues.push({ path: at("apply"), message: `${label}expected an int or float parameter for apply: ${apply.kind}, got type ${d.type}` });
+  }
+  switch (d.type) {
+    case "int":
+    case "float": {
+      if (!d.range) {
+        issues.push({ path: at("range"), message: `${label}expected [min, max] for a ${d.type} parameter` });
+        return undefined;
+      }
+      const [min, max] = d.range;
+      if (!(min < max)) {
+        issues.push({ path: at("range"), message: `${label}expected [min, max] with min < max, got [${min}, ${max}]` });
+        return undefined;
+      }
+      if (d.type === "int" && (!Number.isInteger(min) || !Number.isInteger(max))) {
+        issues.push({ path: at("range"), message: `${label}expected whole numbers for an int parameter, got [${min}, ${max}]` });
+      }
+      if (d.scale === "log" && min <= 0) {
+        issues.push({ path: at("scale"), message: `${label}expected min > 0 for a log scale, got min ${min}` });
+      }
+      if (d.values) issues.push({ path: at("values"), message: `${label}expected no values for a ${d.type} parameter (use range)` });
+      return { name: d.name, type: d.type, min, max, scale: d.scale, apply, ...target };
+    }
+    case "enum": {
+      if (!d.values || d.values.length < 2) {
+        issues.push({ path: at("values"), message: `${label}expected a list of at least two values for an enum parameter` });
+        return undefined;
+      }
+      if (new Set(d.values).size !== d.values.length) {
+        issues.push({ path: at("values"), message: `${label}expected distinct values` });
+      }
+      if (d.range) issues.push({ path: at("range"), message: `${label}expected no range for an enum parameter (use values)` });
+      return { name: d.name, type: "enum", values: d.values, apply, ...target };
+    }
+    case "bool":
+      return { name: d.name, type: "bool", apply, ...target };
+  }
+}
+
+function toApply(name: string, apply: RawApply, at: (...field: Path) => Path, issues: ConfigIssue[], templates: Templates): ApplyHow {
   if (typeof apply === "string") {
     switch (apply) {
       case "env":
@@ -386,28 +579,131 @@ function toApply(name: string, apply: RawConfig["parameters"][number]["apply"]):
         return { kind: "memory" };
     }
   }
-  return "env" in apply ? { kind: "env", name: apply.env } : { kind: "arg", template: apply.arg };
+  if ("env" in apply) {
+    return { kind: "env", name: apply.env, ...(apply.template !== undefined ? { template: apply.template } : {}), ...(apply.append ? { append: true } : {}) };
+  }
+  if ("arg" in apply) return { kind: "arg", template: apply.arg };
+  return templates.apply(apply.template.file, apply.template.path, at("apply", "template", "file"), issues);
+}
+
+/**
+ * Template files, each read once. Parameters naming the same file and container path share one
+ * apply, so the file is rendered once per shadow.
+ */
+class Templates {
+  private readonly contents = new Map<string, string | Error>();
+  private readonly applies = new Map<string, ApplyHow>();
+
+  constructor(private readonly read: ((file: string) => string) | undefined) {}
+
+  apply(file: string, path: string, at: Path, issues: ConfigIssue[]): ApplyHow {
+    let content = this.contents.get(file);
+    if (content === undefined) {
+      try {
+        if (!this.read) throw new Error("template files are read when a config file is loaded");
+        content = this.read(file);
+      } catch (error) {
+        content = error instanceof Error ? error : new Error(String(error));
+      }
+      this.contents.set(file, content);
+    }
+    if (content instanceof Error) {
+      issues.push({ path: at, message: `cannot read the template file ${show(file)}: ${content.message}` });
+      return { kind: "template", path, content: "", file };
+    }
+    const key = JSON.stringify([file, path]);
+    const shared = this.applies.get(key) ?? { kind: "template", path, content, file };
+    this.applies.set(key, shared);
+    return shared;
+  }
+}
+
+/**
+ * Parameters that write the same place: an environment variable set by two parameters (only
+ * `append` options can share one), or one container path rendered from two templates.
+ */
+function checkSharedApplies(resolved: readonly Resolved[], issues: ConfigIssue[]): void {
+  const envs = new Map<string, Resolved>();
+  const files = new Map<string, Resolved>();
+  const where = (r: Resolved) => (r.fromCatalog && r.at()[0] === "workload" ? `the catalog's ${r.spec.name}` : `${formatPath(r.at())} (${r.spec.name})`);
+  for (const r of resolved) {
+    const apply = r.spec.apply;
+    if (apply.kind === "env") {
+      const other = envs.get(apply.name);
+      const otherApply = other?.spec.apply;
+      if (other && otherApply?.kind === "env" && !(apply.append && otherApply.append)) {
+        issues.push({ path: r.at("apply"), message: `${r.spec.name}: expected its own environment variable, ${apply.name} is also set by ${where(other)} (options of one variable need append: true on each)` });
+      }
+      envs.set(apply.name, r);
+    } else if (apply.kind === "template") {
+      const other = files.get(apply.path);
+      if (other && other.spec.apply !== apply) {
+        issues.push({ path: r.at("apply"), message: `${r.spec.name}: expected one template per file, ${apply.path} is also rendered for ${where(other)}` });
+      }
+      files.set(apply.path, r);
+    }
+  }
+}
+
+/**
+ * Checks each template's placeholders and fills those of catalog parameters that are not
+ * searched with the catalog's defaults (so a catalog's own template works for any subset of
+ * its knobs). A placeholder that is neither is an issue naming the template's line.
+ */
+function withTemplateDefaults(resolved: Resolved[], catalog: CategoryCatalog | undefined, issues: ConfigIssue[]): Resolved[] {
+  const searched = new Set(resolved.map((r) => r.spec.name));
+  const unsearched = (catalog?.knobs ?? []).filter((k) => !searched.has(k.name));
+  const defaults: Record<string, ParamValue> = Object.fromEntries(unsearched.flatMap((k) => (k.default !== undefined ? [[k.name, k.default]] : [])));
+  const filled = new Map<ApplyHow, ApplyHow>();
+  for (const r of resolved) {
+    const apply = r.spec.apply;
+    if (apply.kind !== "template" || filled.has(apply)) continue;
+    const place = (line: number) => (apply.file !== undefined ? `${apply.file}:${line}` : `the ${catalog?.category} catalog's template for ${apply.path}, line ${line}`);
+    const path = apply.file !== undefined ? r.at("apply", "template", "file") : r.at("apply");
+    for (const { name, line } of templatePlaceholders(apply.content)) {
+      if (searched.has(name) || Object.hasOwn(defaults, name)) continue;
+      const knob = unsearched.find((k) => k.name === name);
+      issues.push({
+        path,
+        message: knob
+          ? `${place(line)}: {{${name}}} is a parameter of the ${catalog?.category} catalog without a default: search it (use: ${name}) to set it`
+          : `${place(line)}: unknown placeholder {{${name}}}; expected one of ${[...searched, ...Object.keys(defaults)].join(", ")}`,
+      });
+    }
+    filled.set(apply, { ...apply, content: renderTemplate(apply.content, defaults) });
+  }
+  return resolved.map((r) => {
+    const apply = filled.get(r.spec.apply);
+    return apply ? { ...r, spec: { ...r.spec, apply } } : r;
+  });
 }
 
 /**
  * The configuration in use. It is the anchor every run measures, so each parameter needs a
- * value; CPU and memory parameters default to the primary's resources.
+ * value; CPU and memory parameters default to the primary's resources, catalog parameters to
+ * the catalog's default.
  */
-function normaliseCurrent(raw: RawConfig, parameters: ParameterCatalog, issues: ConfigIssue[]): Configuration {
+function normaliseCurrent(raw: RawConfig, resolved: readonly Resolved[], issues: ConfigIssue[]): Configuration {
+  const given = raw.current ?? {};
   const current: Configuration = {};
-  const known = new Set(parameters.map((p) => p.name));
-  for (const name of Object.keys(raw.current)) {
-    if (!known.has(name) && !raw.parameters.some((p) => p.name === name)) {
-      issues.push({ path: ["current", name], message: `expected a declared parameter, "${name}" is not in parameters` });
-    }
+  const names = new Set([...resolved.map((r) => r.spec.name), ...(raw.parameters ?? []).flatMap((p) => [p.name, p.use])]);
+  for (const name of Object.keys(given)) {
+    if (!names.has(name)) issues.push({ path: ["current", name], message: `expected a declared parameter, "${name}" is not in parameters` });
   }
-  for (const p of parameters) {
-    const value = raw.current[p.name];
+  for (const { spec: p, default: fallback, at: declared, fromCatalog } of resolved) {
+    const value = given[p.name];
     const at = ["current", p.name];
     if (value === undefined) {
       if (p.apply.kind === "cpus") current[p.name] = raw.workload.resources.cpus;
       else if (p.apply.kind === "memory") current[p.name] = raw.workload.resources.memory;
-      else issues.push({ path: ["current"], message: `expected a value for ${p.name} (the configuration in use is measured as the anchor)` });
+      else if (fallback !== undefined) {
+        const problem = checkValue(p, fallback);
+        if (problem) issues.push({ path: at, message: `${problem} (the catalog's default: give the value in use)`, near: declared() });
+        else current[p.name] = fallback;
+      } else {
+        const why = fromCatalog ? `; the ${raw.workload.category} catalog has no default for it` : "";
+        issues.push({ path: ["current"], message: `expected a value for ${p.name} (the configuration in use is measured as the anchor${why})`, near: declared() });
+      }
       continue;
     }
     const problem = checkValue(p, value);
@@ -415,6 +711,68 @@ function normaliseCurrent(raw: RawConfig, parameters: ParameterCatalog, issues: 
     else current[p.name] = value;
   }
   return current;
+}
+
+/**
+ * The config's constraints compiled against the searched parameters, then the catalog's own
+ * whose parameters are all searched catalog parameters. They must admit some configuration,
+ * and the configuration in use must satisfy the config's own.
+ */
+function normaliseConstraints(
+  raw: RawConfig,
+  resolved: readonly Resolved[],
+  current: Configuration,
+  catalog: CategoryCatalog | undefined,
+  issues: ConfigIssue[],
+): Constraint[] {
+  const parameters = resolved.map((r) => r.spec);
+  const own: Constraint[] = [];
+  raw.constraints.forEach((source, i) => {
+    try {
+      own.push(compileConstraint(source, parameters, i));
+    } catch (error) {
+      if (!(error instanceof ConstraintError)) throw error;
+      const name = error.unknownParameter;
+      const hint = name !== undefined && catalog?.knobs.some((k) => k.name === name) ? `; ${name} is in the ${catalog.category} catalog: add {use: ${name}} to parameters` : "";
+      issues.push({ path: ["constraints", i], message: `${error.message}${hint}` });
+    }
+  });
+  if (own.length < raw.constraints.length) return [];
+
+  const fromCatalog = new Set(resolved.filter((r) => r.fromCatalog).map((r) => r.spec.name));
+  const shipped = (catalog?.constraints ?? []).flatMap((source) => {
+    try {
+      const constraint = compileConstraint(source, parameters);
+      return constraint.parameters.every((name) => fromCatalog.has(name)) ? [constraint] : [];
+    } catch {
+      // a parameter it names is not searched, or its values were overridden: it does not apply
+      return [];
+    }
+  });
+  const all = [...own, ...shipped];
+  if (all.length === 0) return all;
+
+  const complete = parameters.every((p) => Object.hasOwn(current, p.name));
+  if (!(complete && all.every((c) => c.holds(current)))) {
+    const contradiction = checkSatisfiable(parameters, all, raw.shadows.seed);
+    if (contradiction) {
+      issues.push({ path: own.length > 0 ? ["constraints"] : ["workload", "category"], message: contradiction });
+      return all;
+    }
+  }
+  if (complete) {
+    own.forEach((constraint, i) => {
+      if (constraint.holds(current)) return;
+      const values = constraint.parameters.map((name) => `${name}: ${show(current[name])}`).join(", ");
+      issues.push({ path: ["constraints", i], message: `expected the current configuration to satisfy ${show(constraint.source)}, but it has ${values}` });
+    });
+  }
+  return all;
+}
+
+/** `parameters[2].range` style. */
+export function formatPath(parts: Path): string {
+  return parts.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
 }
 
 /** Why `value` is not a valid value of `p`, or undefined when it is. */

@@ -23,6 +23,8 @@ export interface ShadowSpec {
   port: number;
   env: Record<string, string>;
   command?: string[];
+  /** files written into the container before it starts (rendered config-file templates) */
+  files?: { path: string; content: string }[];
   /** CPU quota in cores and memory limit in MiB, for this shadow */
   cpus: number;
   memoryMiB: number;
@@ -142,4 +144,7 @@ export interface HistoryStore {
   /** the stored model document (unvalidated: the model module checks it), if any and readable */
   loadModel?(workload: string): Promise<unknown>;
   saveModel?(workload: string, model: unknown): Promise<void>;
+  /** the search agent's stored state (unvalidated: search/agent.ts checks it), if any and readable */
+  loadAgent?(workload: string): Promise<unknown>;
+  saveAgent?(workload: string, state: unknown): Promise<void>;
 }

@@ -11,10 +11,21 @@ export type Configuration = Record<string, ParamValue>;
 
 /** How a parameter's value reaches the shadow container. */
 export type ApplyHow =
-  /** set as an environment variable (default name: the parameter's name) */
-  | { kind: "env"; name: string }
+  /**
+   * set as an environment variable (default name: the parameter's name); `template` renders
+   * the value (`{value}` is replaced, e.g. "{value}MiB"). With `append`, the rendered text is
+   * one option among others: every appending parameter of the variable adds its text after
+   * the workload's own value, space-separated (JAVA_TOOL_OPTIONS, NODE_OPTIONS, ...).
+   */
+  | { kind: "env"; name: string; template?: string; append?: boolean }
   /** appended to the container command; `{value}` in the template is replaced */
   | { kind: "arg"; template: string }
+  /**
+   * a file rendered from `content` (`{{name}}` is replaced by that parameter's value) and
+   * copied to `path` in the container; `file` is where the template came from (absent for a
+   * catalog's built-in template). Parameters with the same template share one file.
+   */
+  | { kind: "template"; path: string; content: string; file?: string }
   /** the container's CPU quota, in cores of the *primary* (scaled by the shadow fraction) */
   | { kind: "cpus" }
   /** the container's memory limit, in MiB of the *primary* (scaled by the shadow fraction) */

@@ -23,7 +23,8 @@ export function toResultsJson(result: RunResult, extras: ResultsExtras = {}): Re
     image: result.image,
     objective: result.config.objective,
     slo: result.config.slo,
-    parameters: result.config.parameters.map((p) => ({ ...p })),
+    // a template's text stays out: the results say where it goes, the repository has the text
+    parameters: result.config.parameters.map((p) => ({ ...p, apply: p.apply.kind === "template" ? { kind: "template" as const, path: p.apply.path, ...(p.apply.file !== undefined ? { file: p.apply.file } : {}) } : p.apply })),
     shadows: result.shadows,
     traffic: result.traffic,
     trials: result.trials.map((trial) => ({
@@ -54,6 +55,7 @@ export function toResultsJson(result: RunResult, extras: ResultsExtras = {}): Re
     suggestion: extras.suggestion ?? { edits: [], unresolved: [] },
     model: result.model as ResultsDoc["model"],
     history: result.history,
+    search: result.search,
     timings: result.timings,
     github: extras.github ?? null,
   };

@@ -361,9 +361,12 @@ export function runFacts(doc: ResultsDoc): string {
     `- Traffic: ${traffic.replayed} of ${traffic.recorded} recorded requests replayed${traffic.skipped > 0 ? ` (${traffic.skipped} skipped)` : ""}, ${traffic.connections} connections, ${seconds(traffic.warmupMs)} warm-up + ${seconds(traffic.durationMs)} measured per trial.`,
     redactions.length > 0 ? `- Pseudonymised before replay: ${redactions.map(([name, n]) => `${escapeText(name)} ×${n}`).join(", ")}.` : "- Nothing needed pseudonymising.",
     `- Image ${inlineCode(doc.image)}; run ${inlineCode(doc.runId)}; ${doc.trials.length} trial(s), ${doc.failures.length} failed.`,
+    ...(doc.search ? [`- ${escapeText(capitalise(doc.search.line))}.`] : []),
     `- Time: ${seconds(t.totalMs)} in all — image ${seconds(t.imageMs)}, shadows start/stop ${seconds(t.startStopMs)}, load ${seconds(t.loadMs)}, training ${seconds(t.trainMs)}, recommendation ${seconds(t.recommendMs)}.`,
   ].join("\n");
 }
+
+const capitalise = (line: string): string => line.charAt(0).toUpperCase() + line.slice(1);
 
 /** Changed parameters that have no line to edit, and why ("" when none). */
 export function unresolvedList(doc: ResultsDoc): string {

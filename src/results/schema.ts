@@ -24,8 +24,10 @@ const predictions = z.partialRecord(kpiName, prediction);
 const sha = z.string().regex(/^[0-9a-f]{40}$/, "expected a 40-hex commit SHA");
 
 const applyHow = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("env"), name: text(100) }),
+  z.object({ kind: z.literal("env"), name: text(100), template: text(200).optional(), append: z.boolean().optional() }),
   z.object({ kind: z.literal("arg"), template: text(200) }),
+  // a config-file template: where it goes, not its text
+  z.object({ kind: z.literal("template"), path: text(500), file: text(1000).optional() }),
   z.object({ kind: z.literal("cpus") }),
   z.object({ kind: z.literal("memory") }),
 ]);
@@ -140,6 +142,16 @@ export const resultsSchema = z.object({
     skippedRows: z.number().int().min(0),
   }),
   history: z.object({ trials: z.number().int().min(0), runs: z.number().int().min(0) }),
+  /** how this run's configurations were chosen (absent from documents of older versions) */
+  search: z
+    .object({
+      strategy: text(40),
+      batches: z.array(z.object({ strategy: text(40).nullable(), reason: text(500), trials: z.number().int().min(0), improved: z.boolean() })).max(MAX_TRIALS),
+      stoppedEarly: text(500).nullable(),
+      line: text(1000),
+    })
+    .nullable()
+    .default(null),
   timings: z.object({ imageMs: finite, startStopMs: finite, loadMs: finite, trainMs: finite, recommendMs: finite, totalMs: finite }),
   github: githubSchema.nullable(),
 });

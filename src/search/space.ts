@@ -182,6 +182,6 @@ export function sameConfig(catalog: ParameterCatalog, a: Configuration, b: Confi
 }
 
 /** Names of the catalog parameters whose values differ between two configurations. */
-export function changedParams(catalog: ParameterCatalog, from: Configuration, to: Configuration): string[] {
+export function changedParams(catalog: readonly { name: string }[], from: Configuration, to: Configuration): string[] {
   return catalog.filter((spec) => !sameValue(from[spec.name], to[spec.name])).map((spec) => spec.name);
 }

@@ -245,6 +245,10 @@ export class TestcontainersRuntime implements ShadowRuntime {
       .withExactResources(nanoCpus, memoryBytes, this.cpusetCpus)
       .withWaitStrategy(wait);
     if (spec.command && spec.command.length > 0) container.withCommand(spec.command);
+    // copied after create and before start, so the workload reads them on its first start
+    if (spec.files && spec.files.length > 0) {
+      container.withCopyContentToContainer(spec.files.map((file) => ({ content: file.content, target: file.path, mode: 0o644 })));
+    }
 
     const t0 = performance.now();
     let started: StartedTestContainer;
@@ -350,6 +354,9 @@ function validateSpec(spec: ShadowSpec): void {
   if (!(spec.memoryMiB >= 6)) problems.push(`memoryMiB must be at least 6 (Docker's minimum), got ${spec.memoryMiB}`);
   if (!spec.readyPath.startsWith("/")) problems.push(`readyPath must start with '/', got ${JSON.stringify(spec.readyPath)}`);
   if (!(spec.readyTimeoutMs > 0)) problems.push(`readyTimeoutMs must be > 0, got ${spec.readyTimeoutMs}`);
+  for (const file of spec.files ?? []) {
+    if (!file.path.startsWith("/") || file.path.endsWith("/")) problems.push(`files: expected an absolute file path, got ${JSON.stringify(file.path)}`);
+  }
   if (problems.length > 0) throw new Error(`shadow ${spec.name}: ${problems.join("; ")}`);
 }
 

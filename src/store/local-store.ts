@@ -46,28 +46,45 @@ export class LocalFolderStore implements HistoryStore {
     return path.join(this.folder, safeName(workload), "model.json");
   }
 
+  agentFileFor(workload: string): string {
+    return path.join(this.folder, safeName(workload), "agent.json");
+  }
+
   /** The stored model as parsed JSON; unparsable files are moved aside with a warning. */
   async loadModel(workload: string): Promise<unknown> {
-    const file = this.modelFileFor(workload);
+    return this.loadJson(this.modelFileFor(workload), "the stored model", "the model is rebuilt from the history");
+  }
+
+  async saveModel(workload: string, model: unknown): Promise<void> {
+    await writeAtomically(this.modelFileFor(workload), JSON.stringify(model));
+  }
+
+  /** The search agent's stored state as parsed JSON; unparsable files are moved aside with a warning. */
+  async loadAgent(workload: string): Promise<unknown> {
+    return this.loadJson(this.agentFileFor(workload), "the search agent's state", "the agent starts afresh");
+  }
+
+  async saveAgent(workload: string, state: unknown): Promise<void> {
+    await writeAtomically(this.agentFileFor(workload), JSON.stringify(state));
+  }
+
+  /** A JSON file of the store, undefined when absent, unreadable or unparsable (the last moved aside). */
+  private async loadJson(file: string, what: string, consequence: string): Promise<unknown> {
     let text: string;
     try {
       text = await readFile(file, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      this.logger.warn(`${file}: cannot read the stored model (${(error as Error).message}); it is rebuilt from the history`);
+      this.logger.warn(`${file}: cannot read ${what} (${(error as Error).message}); ${consequence}`);
       return undefined;
     }
     try {
       return JSON.parse(text);
     } catch {
       const aside = await setAside(file);
-      this.logger.warn(`${file}: not valid JSON; moved to ${aside}, the model is rebuilt from the history`);
+      this.logger.warn(`${file}: not valid JSON; moved to ${aside}, ${consequence}`);
       return undefined;
     }
-  }
-
-  async saveModel(workload: string, model: unknown): Promise<void> {
-    await writeAtomically(this.modelFileFor(workload), JSON.stringify(model));
   }
 }
 

@@ -174,6 +174,15 @@ export function sampleResults(overrides: Partial<ResultsDoc> = {}): ResultsDoc {
       skippedRows: 0,
     },
     history: { trials: 22, runs: 3 },
+    search: {
+      strategy: "adaptive",
+      batches: [
+        { strategy: "lhs", reason: "space filling (Latin hypercube): 3 of 6 measurements needed before a model can guide", trials: 4, improved: true },
+        { strategy: "model", reason: "model-guided (expected improvement): mean reward 0.61 over 3.2 recent batches (next: history 0.45)", trials: 4, improved: true },
+      ],
+      stoppedEarly: null,
+      line: "search: the agent chose space filling (Latin hypercube) ×1, model-guided (expected improvement) ×1; last because mean reward 0.61 over 3.2 recent batches (next: history 0.45)",
+    },
     timings: { imageMs: 900, startStopMs: 4200, loadMs: 46000, trainMs: 1800, recommendMs: 600, totalMs: 53500 },
     github: {
       repository: "acme/orders-api",

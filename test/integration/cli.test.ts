@@ -59,6 +59,13 @@ describe("shadowgate run (bundled CLI, real Docker)", () => {
     const again = JSON.parse(readFileSync(json, "utf8"));
     expect(again.history).toEqual({ trials: 5, runs: 2 });
     expect(again.model.trainedOn).toBe(5);
+    // the search: three measurements from the first run, so the agent chose a strategy for the
+    // second run's batch, said why in the report, and kept what it learned for the next run
+    expect(again.search.batches).toHaveLength(1);
+    expect(again.search.batches[0].strategy).toMatch(/^(model|history|halton|random)$/);
+    expect(second.stdout).toMatch(/^- Search: the agent chose .+; last because .+\.$/m);
+    const agent = JSON.parse(readFileSync(path.join(dir, "store", "orders-api", "agent.json"), "utf8"));
+    expect(agent).toMatchObject({ version: 1, batches: 3 });
   });
 
   it.each([

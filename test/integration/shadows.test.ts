@@ -4,7 +4,7 @@
  * container labelled with this file's run id exists.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -316,6 +316,26 @@ describe("start", () => {
       await shadow.stop(); // idempotent
     }
     expect(labelled()).toEqual([]);
+  });
+
+  it("copies rendered files into the container before the workload starts", async () => {
+    const files = [
+      // required by node at start: the value reaches /env only if the file was there before start
+      { path: "/etc/shadowgate/preload.js", content: 'process.env.SG_FROM_FILE = "workers=4";\n' },
+      { path: "/etc/app/app.conf", content: "worker_processes 4;\nkeepalive_timeout 65;\n" },
+    ];
+    const s = await spec({ name: "files", command: ["node", "--require", "/etc/shadowgate/preload.js", "/app/server.js"], files });
+    const shadow = await runtime.start(s);
+    const out = await mkdtemp(path.join(os.tmpdir(), "shadowgate-files-"));
+    try {
+      const seen = await getJson<{ env: Record<string, string> }>(`${shadow.url}/env`);
+      expect(seen.env.SG_FROM_FILE).toBe("workers=4");
+      execFileSync("docker", ["cp", `${shadow.id}:/etc/app/app.conf`, path.join(out, "app.conf")]);
+      expect(await readFile(path.join(out, "app.conf"), "utf8")).toBe(files[1]!.content);
+    } finally {
+      await shadow.stop();
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it("starts shadows in parallel, each on its own port, and reports start-to-ready times", async () => {

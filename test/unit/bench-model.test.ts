@@ -448,16 +448,16 @@ describe("shadowgate bench-model (in process, with a trivial learner)", () => {
     expect(result.stderr).toContain("usage: shadowgate bench-model --data FILE.csv --sizes");
   });
 
-  it("--help prints the usage and exits 0; the top-level usage lists both commands", async () => {
+  it("--help prints the usage and exits 0; the top-level usage lists every command", async () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stderr).toMatch(/every mre_\* is a percentage/);
     const err: string[] = [];
     expect(await main([], { out: () => {}, err: (t) => err.push(t) })).toBe(2);
-    expect(err.join("\n")).toMatch(/usage: shadowgate run .*\n\s+shadowgate bench-model --data FILE\.csv/);
+    expect(err.join("\n")).toMatch(/usage: shadowgate run .*\n\s+shadowgate bench-model --data FILE\.csv.*\n\s+shadowgate bench-search --data FILE\.csv/);
     const unknown: string[] = [];
     expect(await main(["bench"], { out: () => {}, err: (t) => unknown.push(t) })).toBe(2);
-    expect(unknown[0]).toMatch(/unknown command "bench"; expected "run" or "bench-model"/);
+    expect(unknown[0]).toMatch(/unknown command "bench"; expected "run", "bench-model" or "bench-search"/);
   });
 
   it("parses --sizes", () => {

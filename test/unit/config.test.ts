@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ConfigError, loadConfig, parseConfigText } from "../../src/config/load.js";
+import { templatePlaceholders } from "../../src/core/apply.js";
 
 const minimal = `
 workload: { name: api }
@@ -34,7 +35,13 @@ describe("config", () => {
     expect(config.shadows).toEqual({ fraction: 0.25, parallel: 2, trials: 6, seed: 1 });
     expect(config.traffic).toMatchObject({ connections: 8, warmupMs: 3000, durationMs: 10_000, windowMs: 1000, sample: 1 });
     expect(config.objective).toEqual({ kpi: "latency.p99", goal: "minimize" });
-    expect(config.parameters).toEqual([]);
+    // no parameters: the generic catalog, the CPU quota and memory limit around the primary's
+    expect(config.parameters).toEqual([
+      { name: "cpus", type: "float", min: 0.5, max: 2, scale: "log", apply: { kind: "cpus" } },
+      { name: "memory", type: "int", min: 256, max: 1024, scale: "log", apply: { kind: "memory" } },
+    ]);
+    expect(config.current).toEqual({ cpus: 1, memory: 512 });
+    expect(config.constraints).toEqual([]);
   });
 
   it("normalises parameters, units, current values and SLOs", () => {
@@ -80,7 +87,7 @@ objective: { maximize: throughput.rps }
     ["enum with one value", "parameters:\n  - { name: M, type: enum, values: [a] }\ncurrent: { M: a }", /parameters\[0\]\.values: expected a list of at least two values/],
     ["duplicate name", "parameters:\n  - { name: P, type: bool }\n  - { name: P, type: bool }\ncurrent: { P: true }", /parameters\[1\]\.name: expected a unique name/],
     ["fraction above one", "shadows: { fraction: 1.5 }", /shadows\.fraction: expected a fraction in \(0, 1\], got 1\.5/],
-    ["apply misspelt", "parameters:\n  - { name: P, type: bool, apply: environment }\ncurrent: { P: true }", /parameters\[0\]\.apply: expected one of "env", "arg", "cpus", "memory", or \{env: NAME\} \/ \{arg: "--flag=\{value\}"\}, got "environment"/],
+    ["apply misspelt", "parameters:\n  - { name: P, type: bool, apply: environment }\ncurrent: { P: true }", /parameters\[0\]\.apply: expected one of "env", "arg", "cpus", "memory", or \{env: NAME\} \/ \{arg: "--flag=\{value\}"\} \/ \{template: \{file: FILE, path: \/PATH\/IN\/CONTAINER\}\}, got "environment"/],
     ["error rate above 100%", "slo: { errors.rate: 150% }", /slo\.errors\.rate: expected a rate between 0 and 100%, got "150%"/],
     ["maximising a latency", "objective: { maximize: latency.p99 }", /objective\.maximize: expected minimize for latency\.p99 \(lower is better\)/],
     ["a CPU parameter whose shadow share is too small", "parameters:\n  - { name: c, type: float, range: [0.02, 1], apply: cpus }", /parameters\[0\]\.range: expected a minimum of at least 0\.04: a shadow gets × 0\.25, and Docker needs ≥ 0\.01 CPUs/],
@@ -165,5 +172,184 @@ objective: { maximize: throughput.rps }
       await expect(loadConfig(file)).rejects.toThrow(/permission denied/);
     }
     await expect(loadConfig(dir)).rejects.toThrow(/is a directory/);
+  });
+});
+
+describe("config: catalog parameters", () => {
+  const jvm = "workload: { name: api, category: jvm, resources: { cpus: 2, memory: 2g } }\ntraffic: { file: t.har }\n";
+
+  it("takes a catalog parameter by name, with overrides of its range, values, scale, apply and target", () => {
+    const config = parseConfigText(
+      `${jvm}parameters:
+  - { use: heap, range: [256, 1024], scale: linear }
+  - { use: gc, values: [G1GC, ZGC, ShenandoahGC] }
+  - { use: gc_threads, apply: { env: GC_THREADS }, target: { file: .env, key: GC_THREADS } }
+  - use: cpus
+  - { name: POOL, type: int, range: [1, 8] }
+current: { heap: 512, gc: ZGC, gc_threads: 2, POOL: 4 }
+`,
+      "shadowgate.yml",
+    );
+    expect(config.parameters).toEqual([
+      { name: "heap", type: "int", min: 256, max: 1024, scale: "linear", apply: { kind: "env", name: "JAVA_TOOL_OPTIONS", template: "-Xmx{value}m", append: true } },
+      { name: "gc", type: "enum", values: ["G1GC", "ZGC", "ShenandoahGC"], apply: { kind: "env", name: "JAVA_TOOL_OPTIONS", template: "-XX:+Use{value}", append: true } },
+      { name: "gc_threads", type: "int", min: 1, max: 16, scale: "log", apply: { kind: "env", name: "GC_THREADS" }, target: { file: ".env", key: "GC_THREADS" } },
+      { name: "cpus", type: "float", min: 1, max: 4, scale: "log", apply: { kind: "cpus" } },
+      { name: "POOL", type: "int", min: 1, max: 8, scale: "linear", apply: { kind: "env", name: "POOL" } },
+    ]);
+    expect(config.current).toEqual({ heap: 512, gc: "ZGC", gc_threads: 2, cpus: 2, POOL: 4 });
+  });
+
+  it("falls back to a catalog parameter's default for the current configuration", () => {
+    const config = parseConfigText("workload: { name: api, category: python-wsgi }\nparameters: [{ use: workers }, { use: worker_class }]\ncurrent: { workers: 3 }\ntraffic: { file: t.har }\n", "shadowgate.yml");
+    expect(config.current).toEqual({ workers: 3, worker_class: "sync" });
+  });
+
+  it("keeps env options of several parameters apart: template, append", () => {
+    const config = parseConfigText(
+      `workload: { name: api }\nparameters:\n  - { name: A, type: int, range: [1, 8], apply: { env: OPTS, template: "--a={value}", append: true } }\n  - { name: B, type: int, range: [1, 8], apply: { env: OPTS, append: true } }\ncurrent: { A: 1, B: 2 }\ntraffic: { file: t.har }\n`,
+      "shadowgate.yml",
+    );
+    expect(config.parameters.map((p) => p.apply)).toEqual([
+      { kind: "env", name: "OPTS", template: "--a={value}", append: true },
+      { kind: "env", name: "OPTS", append: true },
+    ]);
+  });
+
+  it.each([
+    ["an unknown category", "workload: { name: api, category: rust }", /^shadowgate\.yml:1: workload\.category: expected one of the known categories generic, node-http, jvm, go-http, nginx, python-wsgi, got "rust"$/],
+    ["an unknown catalog parameter", "workload: { name: api, category: jvm }\nparameters: [{ use: xmx }]", /^shadowgate\.yml:2: parameters\[0\]\.use: expected a parameter of the jvm catalog \(heap, gc, gc_threads, cpus, memory\), got "xmx"$/],
+    ["a generic catalog parameter", "workload: { name: api }\nparameters: [{ use: GOGC }]", /^shadowgate\.yml:2: parameters\[0\]\.use: expected a parameter of the generic catalog \(cpus, memory\), got "GOGC"$/],
+    ["a range whose overrides leave min ≥ max", "workload: { name: api, category: jvm }\nparameters:\n  - { use: heap, range: [512, 512] }\ncurrent: { heap: 512 }", /^shadowgate\.yml:3: parameters\[0\]\.range: heap: expected \[min, max\] with min < max, got \[512, 512\]$/],
+    ["a log scale from zero after an override", "workload: { name: api, category: nginx }\nparameters:\n  - { use: worker_connections, range: [0, 64] }", /^shadowgate\.yml:3: parameters\[0\]\.scale: worker_connections: expected min > 0 for a log scale, got min 0/],
+    ["a range for an enum", "workload: { name: api, category: jvm }\nparameters:\n  - { use: gc, range: [1, 2] }\ncurrent: { gc: G1GC }", /^shadowgate\.yml:3: parameters\[0\]\.range: gc: expected no range for a enum parameter \(use values\)$/],
+    ["values for an int", "workload: { name: api, category: jvm }\nparameters:\n  - { use: heap, values: [1, 2] }\ncurrent: { heap: 512 }", /^shadowgate\.yml:3: parameters\[0\]\.values: heap: expected no values for a int parameter \(use range\)$/],
+    ["a name with use", "workload: { name: api, category: jvm }\nparameters:\n  - { use: heap, name: HEAP }\ncurrent: { heap: 512 }", /^shadowgate\.yml:3: parameters\[0\]\.name: heap: expected no name with use: a catalog parameter keeps its catalog name$/],
+    ["a parameter used twice", "workload: { name: api, category: jvm }\nparameters:\n  - use: heap\n  - use: heap\ncurrent: { heap: 512 }", /^shadowgate\.yml:4: parameters\[1\]\.use: expected a unique name, "heap" is declared twice$/],
+    ["an entry with neither use nor name", "parameters:\n  - { type: int, range: [1, 2] }", /^shadowgate\.yml:4: parameters\[0\]\.name: missing; expected a parameter name, or use: NAME for a parameter of the category's catalog$/],
+    ["an empty list", "workload: { name: api, category: python-wsgi }\nparameters: []", /^shadowgate\.yml:2: parameters: expected at least one parameter: an empty list leaves nothing to search \(leave parameters out to search the whole python-wsgi catalog: workers, threads, worker_class, cpus, memory\)$/],
+    ["a default outside the overridden range", "workload: { name: api, category: node-http }\nparameters:\n  - { use: UV_THREADPOOL_SIZE, range: [8, 64] }", /^shadowgate\.yml:3: current\.UV_THREADPOOL_SIZE: expected a value in \[8, 64\], got 4 \(the catalog's default: give the value in use\)$/],
+    ["a catalog parameter without a default left out of current", "workload: { name: api, category: jvm }\nparameters:\n  - use: heap", /^shadowgate\.yml:3: current: expected a value for heap \(the configuration in use is measured as the anchor; the jvm catalog has no default for it\)$/],
+    ["two parameters setting one variable", "parameters:\n  - { name: A, type: bool, apply: { env: X } }\n  - { name: B, type: bool, apply: { env: X, append: true } }\ncurrent: { A: true, B: true }", /^shadowgate\.yml:5: parameters\[1\]\.apply: B: expected its own environment variable, X is also set by parameters\[0\] \(A\) \(options of one variable need append: true on each\)$/],
+    ["an env template without {value}", "parameters:\n  - { name: A, type: int, range: [1, 2], apply: { env: X, template: -Xmx } }\ncurrent: { A: 1 }", /^shadowgate\.yml:4: parameters\[0\]\.apply\.template: expected a template containing \{value\}, like "-Xmx\{value\}m", got "-Xmx"$/],
+  ])("names the field and what was expected: %s", (_name, head, pattern) => {
+    const text = head.startsWith("workload") ? `${head}\ntraffic: { file: t.har }\n` : `${minimal.trim()}\n${head}\n`;
+    const error = errorOf(text);
+    expect(error.message).toMatch(pattern);
+  });
+
+  it("keeps configs without a category working: a full definition needs no catalog", () => {
+    const config = parseConfigText(`${minimal.trim()}\nparameters:\n  - { name: cpus, type: float, range: [1, 4], apply: cpus }\n`, "shadowgate.yml");
+    expect(config.parameters).toEqual([{ name: "cpus", type: "float", min: 1, max: 4, scale: "linear", apply: { kind: "cpus" } }]);
+    expect(config.current).toEqual({ cpus: 1 });
+  });
+});
+
+describe("config: constraints", () => {
+  const wsgi = `workload: { name: api, category: python-wsgi, resources: { cpus: 2 } }
+parameters:
+  - { use: workers, range: [1, 16] }
+  - { use: threads, range: [1, 8] }
+  - use: worker_class
+  - use: cpus
+traffic: { file: t.har }
+`;
+
+  it("compiles the config's constraints, then the catalog's own that apply", () => {
+    const config = parseConfigText(`${wsgi}constraints:\n  - "threads * workers <= 64"\n  - "workers <= 2 * cpus + 1"\ncurrent: { workers: 4, threads: 1 }\n`, "shadowgate.yml");
+    expect(config.constraints.map((c) => c.source)).toEqual(["threads * workers <= 64", "workers <= 2 * cpus + 1", "threads == 1 or worker_class == 'gthread'"]);
+    expect(config.constraints[1]!.holds({ ...config.current, workers: 6 })).toBe(false);
+    expect(config.constraints[2]!.holds({ ...config.current, threads: 4 })).toBe(false);
+  });
+
+  it("leaves out a catalog rule whose parameters are not all searched, or whose values were overridden", () => {
+    const partial = parseConfigText("workload: { name: api, category: python-wsgi }\nparameters: [{ use: threads }]\ntraffic: { file: t.har }\n", "shadowgate.yml");
+    expect(partial.constraints).toEqual([]);
+    const narrowed = parseConfigText("workload: { name: api, category: python-wsgi }\nparameters: [{ use: threads }, { use: worker_class, values: [sync, gevent] }]\ntraffic: { file: t.har }\n", "shadowgate.yml");
+    expect(narrowed.constraints).toEqual([]);
+  });
+
+  it("does not hold the current configuration to a catalog rule (it only prunes equivalent proposals)", () => {
+    const config = parseConfigText(`${wsgi}current: { workers: 4, threads: 4, worker_class: sync }\n`, "shadowgate.yml");
+    expect(config.constraints[0]!.holds(config.current)).toBe(false);
+  });
+
+  it.each([
+    ["an unparsable constraint", 'constraints: ["workers <= "]', /^shadowgate\.yml:8: constraints\[0\]: constraint "workers <= ", column 12: expected a number, a parameter, a quoted text, true, false or "\(", got the end of the constraint$/],
+    ["an unknown parameter", 'constraints:\n  - "workers <= 4"\n  - "workres <= 4"', /^shadowgate\.yml:10: constraints\[1\]: constraint "workres <= 4", column 1: unknown parameter "workres"; expected one of workers, threads, worker_class, cpus, a number, a quoted text, true or false$/],
+    ["a catalog parameter that is not searched", 'constraints: ["memory >= 512"]', /^shadowgate\.yml:8: constraints\[0\]: constraint "memory >= 512", column 1: unknown parameter "memory"; .*; memory is in the python-wsgi catalog: add \{use: memory\} to parameters$/],
+    ["a constraint that is not text", "constraints: [{ workers: 4 }]", /^shadowgate\.yml:8: constraints\[0\]: expected a rule such as "threads \* workers <= 64", got \{"workers":4\}$/],
+    ["contradictory constraints", 'constraints:\n  - "workers > 8"\n  - "threads >= 2"\n  - "workers * threads < 8"\ncurrent: { workers: 2 }', /^shadowgate\.yml:9: constraints: contradictory constraints: none of \d+ sampled configurations satisfies "workers > 8" and "workers \* threads < 8" together within the parameters' ranges$/],
+    ["the current configuration violating one", 'constraints:\n  - "workers <= 2 * cpus + 1"\n  - "threads * workers <= 64"\ncurrent: { workers: 16, threads: 8, worker_class: gthread }', /^shadowgate\.yml:9: constraints\[0\]: expected the current configuration to satisfy "workers <= 2 \* cpus \+ 1", but it has workers: 16, cpus: 2 \(and 1 more\)$/],
+  ])("names the line, the field and what was expected: %s", (_name, extra, pattern) => {
+    const error = errorOf(`${wsgi}${extra}\n`);
+    expect(error.message).toMatch(pattern);
+    expect(error.message.split("\n")).toHaveLength(1);
+  });
+
+  it("names every constraint the current configuration violates", () => {
+    const error = errorOf(`${wsgi}constraints:\n  - "workers <= 2 * cpus + 1"\n  - "threads * workers <= 64"\ncurrent: { workers: 16, threads: 8, worker_class: gthread }\n`);
+    expect(error.issues).toEqual([
+      'shadowgate.yml:9: constraints[0]: expected the current configuration to satisfy "workers <= 2 * cpus + 1", but it has workers: 16, cpus: 2',
+      'shadowgate.yml:10: constraints[1]: expected the current configuration to satisfy "threads * workers <= 64", but it has threads: 8, workers: 16',
+    ]);
+  });
+
+  it.each([
+    ["unknown-category.yml", /unknown-category\.yml:4: workload\.category: expected one of the known categories .*, got "rust-axum"$/],
+    ["contradictory-constraints.yml", /contradictory-constraints\.yml:10: constraints: contradictory constraints: .* "workers > 8" and "workers \* threads < 8" together/],
+    ["current-violates-constraint.yml", /current-violates-constraint\.yml:11: constraints\[0\]: expected the current configuration to satisfy "threads \* workers <= 64", but it has threads: 8, workers: 16$/],
+    ["unknown-placeholder.yml", /unknown-placeholder\.yml:7: parameters\[0\]\.apply\.template\.file: unknown-placeholder\.conf\.tmpl:3: unknown placeholder \{\{worker_proceses\}\}; expected one of worker_processes, worker_connections, keepalive_timeout, gzip, gzip_comp_level$/],
+  ])("reports fixtures/invalid/%s in one line", async (file, pattern) => {
+    await expect(loadConfig(path.resolve("fixtures/invalid", file))).rejects.toThrow(pattern);
+  });
+});
+
+describe("config: templates", () => {
+  const dir = path.resolve("fixtures/catalog/nginx-template");
+
+  it("reads a template once, relative to the config file, and shares it between its parameters", async () => {
+    const config = await loadConfig(path.join(dir, "shadowgate.yml"));
+    const applies = config.parameters.map((p) => p.apply);
+    expect(new Set(applies.map((a) => JSON.stringify(a))).size).toBe(1);
+    const apply = applies[0]!;
+    expect(apply).toMatchObject({ kind: "template", path: "/etc/nginx/nginx.conf", file: path.join(dir, "nginx.conf.tmpl") });
+    // the unsearched catalog parameter is filled with its default; the searched ones stay placeholders
+    const content = apply.kind === "template" ? apply.content : "";
+    expect(content).toContain("keepalive_timeout  75;");
+    expect(content).toContain("worker_processes  {{worker_processes}};");
+    expect(content).toContain("proxy_buffers  {{proxy_buffers}} 8k;");
+  });
+
+  it("fills the catalog's own template for any subset of its parameters", () => {
+    const config = parseConfigText("workload: { name: edge, category: nginx }\nparameters: [{ use: worker_connections }]\ntraffic: { file: t.har }\n", "shadowgate.yml");
+    const apply = config.parameters[0]!.apply;
+    expect(apply.kind === "template" && templatePlaceholders(apply.content).map((p) => p.name)).toEqual(["worker_connections"]);
+    expect(apply).not.toHaveProperty("file");
+  });
+
+  function withTemplate(template: string, parameters: string, current = "{ P: 1 }"): ConfigError {
+    const dir = mkdtempSync(path.join(tmpdir(), "sg-template-"));
+    writeFileSync(path.join(dir, "app.conf.tmpl"), template);
+    const file = path.join(dir, "shadowgate.yml");
+    writeFileSync(file, `workload: { name: api, category: nginx }\nparameters:\n${parameters}\ncurrent: ${current}\ntraffic: { file: t.har }\n`);
+    try {
+      parseConfigText(readFileSync(file, "utf8"), file);
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error("expected a ConfigError");
+  }
+  const conf = "{ template: { file: app.conf.tmpl, path: /etc/app.conf } }";
+
+  it.each([
+    ["an unknown placeholder", "a {{P}}\nb {{ Q }}\n", `  - { name: P, type: int, range: [1, 4], apply: ${conf} }`, /shadowgate\.yml:3: parameters\[0\]\.apply\.template\.file: app\.conf\.tmpl:2: unknown placeholder \{\{Q\}\}; expected one of P, worker_processes, worker_connections, keepalive_timeout, gzip, gzip_comp_level$/],
+    ["a missing template file", "", `  - { name: P, type: int, range: [1, 4], apply: { template: { file: missing.tmpl, path: /etc/app.conf } } }`, /shadowgate\.yml:3: parameters\[0\]\.apply\.template\.file: cannot read the template file "missing\.tmpl": no such file$/],
+    ["a relative container path", "", `  - { name: P, type: int, range: [1, 4], apply: { template: { file: app.conf.tmpl, path: etc/app.conf } } }`, /shadowgate\.yml:3: parameters\[0\]\.apply\.template\.path: expected the file's absolute path in the container, like "\/etc\/nginx\/nginx\.conf", got "etc\/app\.conf"$/],
+    ["two templates for one container path", "{{P}}", `  - { name: P, type: int, range: [1, 4], apply: ${conf} }\n  - { use: gzip, apply: { template: { file: other.tmpl, path: /etc/app.conf } } }`, /shadowgate\.yml:4: parameters\[1\]\.apply: gzip: expected one template per file, \/etc\/app\.conf is also rendered for parameters\[0\] \(P\)$/],
+  ])("names the template file and line: %s", (_name, template, parameters, pattern) => {
+    const error = withTemplate(template, parameters);
+    expect(error.issues.find((issue) => pattern.test(issue)), error.issues.join("\n")).toBeDefined();
   });
 });

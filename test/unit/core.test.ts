@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { shadowSpecFor } from "../../src/core/apply.js";
+import { renderTemplate, shadowSpecFor, templatePlaceholders } from "../../src/core/apply.js";
 import { kpisFrom } from "../../src/core/kpis.js";
-import { planBatches } from "../../src/pipeline.js";
+import { packByCpu } from "../../src/pipeline.js";
 import { LocalFolderStore, emptyHistory } from "../../src/store/local-store.js";
 import type { ParameterCatalog, WorkloadProfile, Trial } from "../../src/core/types.js";
 import type { LoadResult } from "../../src/core/ports.js";
@@ -45,6 +45,57 @@ describe("applying a configuration to a shadow", () => {
   it("refuses a configuration that misses a parameter", () => {
     expect(() => shadowSpecFor({ workload, catalog, config: { POOL: 2 }, fraction: 0.5, image: "img", port: 1, name: "s" })).toThrow(/no value for parameter threads/);
   });
+
+  it("renders env templates and joins appended options after the workload's own, in catalog order", () => {
+    const jvm: ParameterCatalog = [
+      { name: "heap", type: "int", min: 64, max: 4096, scale: "log", apply: { kind: "env", name: "JAVA_TOOL_OPTIONS", template: "-Xmx{value}m", append: true } },
+      { name: "limit", type: "int", min: 16, max: 4096, scale: "log", apply: { kind: "env", name: "GOMEMLIMIT", template: "{value}MiB" } },
+      { name: "gc", type: "enum", values: ["G1GC", "ZGC"], apply: { kind: "env", name: "JAVA_TOOL_OPTIONS", template: "-XX:+Use{value}", append: true } },
+      { name: "verbose", type: "bool", apply: { kind: "env", name: "NODE_OPTIONS", append: true } },
+    ];
+    const config = { heap: 512, limit: 200, gc: "ZGC", verbose: true };
+    const spec = shadowSpecFor({ workload: { ...workload, env: { JAVA_TOOL_OPTIONS: "-Dfile.encoding=UTF-8" } }, catalog: jvm, config, fraction: 0.25, image: "img", port: 1, name: "s" });
+    expect(spec.env).toEqual({ PORT: "1", JAVA_TOOL_OPTIONS: "-Dfile.encoding=UTF-8 -Xmx512m -XX:+UseZGC", GOMEMLIMIT: "200MiB", NODE_OPTIONS: "true" });
+    expect(spec).not.toHaveProperty("files");
+  });
+});
+
+describe("rendering config-file templates", () => {
+  const template = "worker_processes {{worker_processes}};\nevents { worker_connections {{ worker_connections }}; }\n# {{not_a_parameter}} {{}} {value}\n";
+  const conf = { kind: "template", path: "/etc/nginx/nginx.conf", content: template, file: "/repo/nginx.conf.tmpl" } as const;
+  const nginx: ParameterCatalog = [
+    { name: "worker_processes", type: "int", min: 1, max: 8, scale: "log", apply: conf },
+    { name: "worker_connections", type: "int", min: 64, max: 4096, scale: "log", apply: conf },
+    { name: "not_a_parameter", type: "enum", values: ["a", "b"], apply: { kind: "template", path: "/etc/other.conf", content: "mode={{not_a_parameter}} cpus={{cpus}}" } },
+    { name: "cpus", type: "float", min: 0.5, max: 4, scale: "linear", apply: { kind: "cpus" } },
+  ];
+
+  it("lists the placeholders with their lines", () => {
+    expect(templatePlaceholders(template)).toEqual([
+      { name: "worker_processes", line: 1 },
+      { name: "worker_connections", line: 2 },
+      { name: "not_a_parameter", line: 3 },
+    ]);
+  });
+
+  it("replaces the placeholders it has values for and leaves the others as written", () => {
+    expect(renderTemplate(template, { worker_processes: 4 })).toBe("worker_processes 4;\nevents { worker_connections {{ worker_connections }}; }\n# {{not_a_parameter}} {{}} {value}\n");
+  });
+
+  it("renders each template once per configuration, with any parameter's value", () => {
+    const spec = shadowSpecFor({ workload, catalog: nginx, config: { worker_processes: 2, worker_connections: 1024, not_a_parameter: "b", cpus: 1.5 }, fraction: 0.5, image: "img", port: 1, name: "s" });
+    expect(spec.files).toEqual([
+      { path: "/etc/nginx/nginx.conf", content: "worker_processes 2;\nevents { worker_connections 1024; }\n# b {{}} {value}\n" },
+      { path: "/etc/other.conf", content: "mode=b cpus=1.5" },
+    ]);
+    expect(spec.cpus).toBe(0.75);
+    expect(spec.env).toEqual({ LOG: "warn", PORT: "1" });
+  });
+
+  it("refuses a configuration without a value for a placeholder", () => {
+    const orphan: ParameterCatalog = [{ name: "P", type: "int", min: 1, max: 2, scale: "linear", apply: { kind: "template", path: "/etc/p.conf", content: "p={{P}}\nq={{Q}}" } }];
+    expect(() => shadowSpecFor({ workload, catalog: orphan, config: { P: 1 }, fraction: 0.5, image: "img", port: 1, name: "s" })).toThrow("template for /etc/p.conf, line 2: configuration has no value for {{Q}}");
+  });
 });
 
 describe("KPIs from a measured window", () => {
@@ -75,21 +126,12 @@ describe("KPIs from a measured window", () => {
   });
 });
 
-describe("batch plan", () => {
-  const pCatalog: ParameterCatalog = [{ name: "P", type: "int", min: 1, max: 9, scale: "linear", apply: { kind: "env", name: "P" } }];
-  const current = { P: 1 };
-  const design = [{ P: 1 }, { P: 2 }, { P: 3 }, { P: 4 }, { P: 5 }, { P: 6 }];
-  it("puts the anchor first and again in the last batch", () => {
-    const batches = planBatches(pCatalog, design, current, 2);
-    expect(batches.map((b) => b.map((i) => `${i.config.P}${i.anchor ? "*" : ""}`))).toEqual([["1*", "2"], ["3", "4"], ["5", "6"], ["1*"]]);
-  });
-  it("runs the anchor once when there are few batches", () => {
-    const batches = planBatches(pCatalog, design.slice(0, 3), current, 2);
-    expect(batches.flat().filter((i) => i.anchor)).toHaveLength(1);
-  });
-  it("always includes the current configuration even if the design lacks it", () => {
-    const batches = planBatches(pCatalog, [{ P: 9 }], current, 4);
-    expect(batches).toEqual([[{ config: { P: 1 }, anchor: true }, { config: { P: 9 }, anchor: false }]]);
+describe("packing a search batch into shadow batches", () => {
+  const items = [1, 2, 3, 4, 5].map((P, i) => ({ config: { P }, anchor: i === 0 }));
+  it("keeps the order and puts at most `parallel` side by side", () => {
+    const batches = packByCpu(items, 2);
+    expect(batches.map((b) => b.map((i) => `${i.config.P}${i.anchor ? "*" : ""}`))).toEqual([["1*", "2"], ["3", "4"], ["5"]]);
+    expect(packByCpu([], 3)).toEqual([]);
   });
 });
 
@@ -126,12 +168,11 @@ describe("local history store", () => {
 });
 
 describe("batch plan within a CPU budget", () => {
-  const cpuCatalog: ParameterCatalog = [{ name: "cpus", type: "float", min: 0.1, max: 2, scale: "linear", apply: { kind: "cpus" } }];
   const current = { cpus: 0.5 };
   const design = [{ cpus: 0.5 }, { cpus: 0.75 }, { cpus: 0.25 }, { cpus: 1.5 }, { cpus: 0.2 }];
   const budget = { cpusOf: (c: Record<string, unknown>) => Number(c.cpus), cpuBudget: 1 };
   it("never puts more CPU quota side by side than the budget, and always runs each trial", () => {
-    const batches = planBatches(cpuCatalog, design, current, 3, budget);
+    const batches = packByCpu([{ config: current, anchor: true }, ...design.slice(1).map((config) => ({ config, anchor: false }))], 3, budget);
     for (const batch of batches) {
       const sum = batch.reduce((s, b) => s + Number(b.config.cpus), 0);
       expect(batch.length === 1 || sum <= 1).toBe(true);

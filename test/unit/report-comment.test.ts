@@ -75,6 +75,7 @@ describe("PR comment", () => {
       "<details><summary>Trials in this run (8)</summary>",
       "**1 trial(s) failed**",
       "<details><summary>Run facts</summary>",
+      "- Search: the agent chose space filling (Latin hypercube) ×1, model-guided (expected improvement) ×1; last because mean reward 0.61",
     ].map((needle) => body.indexOf(needle));
     expect(order.every((at) => at >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);

@@ -1,0 +1,214 @@
+/**
+ * One run's search, batch by batch: which configurations the next batch of shadows measures,
+ * chosen by the agent (or one fixed strategy), within a trial budget and an optional time
+ * budget, stopping early when the model expects no worthwhile improvement.
+ *
+ * The first batch always measures the current configuration (the run's anchor) and, when it
+ * changed since the last run, the previous one (the bridge); the rest of every batch is the
+ * chosen strategy's proposals. The pipeline measures what `nextBatch` returns and reports
+ * back with `measured`; this module never touches Docker, so it is tested on its own.
+ */
+import type { Configuration, Objective, ParameterCatalog, Trial } from "../core/types.js";
+import { decide, learn, objectiveSpread, strategyLabel, type AgentState } from "./agent.js";
+import { observationsOf } from "./observations.js";
+import { deriveSeed } from "./random.js";
+import { configKey } from "./space.js";
+import { expectedImprovement } from "./surrogate.js";
+import type { Constraint, Observation, ProposeContext, Strategy, StrategyName } from "./types.js";
+
+export interface SearchSettings {
+  catalog: ParameterCatalog;
+  constraints: readonly Constraint[];
+  current: Configuration;
+  objective: Objective;
+  /** configurations this run measures, the current one included (the bridge is extra) */
+  trials: number;
+  /** shadows side by side in one batch */
+  parallel: number;
+  seed: number;
+  /** stop starting batches that would end after this long (ms from the start of the search) */
+  timeBudgetMs?: number;
+  /** "adaptive": the agent chooses per batch; else this strategy for every batch */
+  strategy: "adaptive" | StrategyName;
+}
+
+export interface SearchDeps {
+  strategyFor: (name: StrategyName) => Strategy;
+  /** the objective predicted (mean, sd; lower is better) from observations, or undefined without a model */
+  predict?: (ctx: ProposeContext, configs: Configuration[]) => { mean: number; sd: number }[] | undefined;
+  /** ms clock (tests) */
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface PlannedTrial {
+  config: Configuration;
+  anchor: boolean;
+}
+
+export interface NextBatch {
+  index: number;
+  items: PlannedTrial[];
+  /** the strategy behind the proposals (none for a batch of the anchor alone) */
+  strategy?: StrategyName;
+  reason?: string;
+  proposals: Configuration[];
+  /** the model's predictions for the proposals before they ran */
+  predicted?: number[];
+  /** no batch follows (budget spent) */
+  last: boolean;
+}
+
+export interface SearchSummary {
+  strategy: "adaptive" | StrategyName;
+  batches: { strategy: StrategyName | null; reason: string; trials: number; improved: boolean }[];
+  /** why the search ended before its trial budget, if it did */
+  stoppedEarly: string | null;
+  /** one line for the report: what was chosen and why */
+  line: string;
+}
+
+/** Expected improvement (in the objective's log ratio) below which model-guided batches stop: 0.5%. */
+export const NEGLIGIBLE_IMPROVEMENT = 0.005;
+
+export class SearchLoop {
+  private readonly observations: Observation[];
+  private planned = 0;
+  private batchIndex = 0;
+  private readonly started: number;
+  private readonly batchMs: number[] = [];
+  private batchStarted = 0;
+  private readonly batches: SearchSummary["batches"] = [];
+  private stoppedEarly: string | null = null;
+  private finished = false;
+  private runAnchor: number | undefined;
+
+  constructor(
+    private readonly settings: SearchSettings,
+    historyTrials: readonly Trial[],
+    public agent: AgentState,
+    private readonly deps: SearchDeps,
+  ) {
+    this.observations = observationsOf(historyTrials, settings.catalog, settings.objective);
+    this.started = this.now();
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  /** The next batch to measure, or undefined when the search is over. */
+  nextBatch(previousAnchor?: Configuration): NextBatch | undefined {
+    if (this.finished) return undefined;
+    const { settings } = this;
+    const first = this.batchIndex === 0;
+    const fixed: PlannedTrial[] = first ? [{ config: settings.current, anchor: true }, ...(previousAnchor ? [{ config: previousAnchor, anchor: false }] : [])] : [];
+    const left = settings.trials - this.planned - (first ? 1 : 0);
+    if (!first && left <= 0) return this.finish(null);
+    if (!first && this.outOfTime()) return this.finish(`the time budget (${(settings.timeBudgetMs! / 1000).toFixed(settings.timeBudgetMs! < 10_000 ? 1 : 0)} s) would be exceeded by another batch`);
+    const room = Math.max(0, Math.min(left, settings.parallel - fixed.length));
+    const next: NextBatch = { index: this.batchIndex, items: fixed, proposals: [], last: false };
+    if (room > 0) {
+      const { strategy, reason } = this.choose();
+      const ctx = this.context();
+      let proposals = this.deps.strategyFor(strategy).propose(ctx, room);
+      const predictions = proposals.length > 0 ? this.deps.predict?.(ctx, proposals) : undefined;
+      if (strategy === "model" && predictions && !first) {
+        const best = Math.min(...this.observations.map((o) => o.value));
+        const gain = Math.max(...predictions.map((p) => expectedImprovement(p.mean, p.sd, best)));
+        if (gain < NEGLIGIBLE_IMPROVEMENT) {
+          return this.finish(`expected improvement negligible (best candidate: ${(gain * 100).toFixed(2)}%, below ${NEGLIGIBLE_IMPROVEMENT * 100}%)`);
+        }
+      }
+      if (proposals.length === 0 && !first) return this.finish("no unmeasured configuration left that satisfies the constraints");
+      proposals = proposals.slice(0, room);
+      next.items = [...fixed, ...proposals.map((config) => ({ config, anchor: false }))];
+      next.proposals = proposals;
+      next.strategy = strategy;
+      next.reason = reason;
+      if (predictions) next.predicted = predictions.slice(0, proposals.length).map((p) => p.mean);
+      this.deps.log?.(`batch ${this.batchIndex + 1}: ${reason}`);
+    }
+    this.planned += (first ? 1 : 0) + next.proposals.length;
+    next.last = this.planned >= settings.trials;
+    this.batchIndex++;
+    this.batchStarted = this.now();
+    return next;
+  }
+
+  /** The batch's measurements (failed trials are absent); `runTrials`: all of this run's so far. */
+  measured(batch: NextBatch, trials: readonly Trial[], runTrials: readonly Trial[]): void {
+    this.batchMs.push(this.now() - this.batchStarted);
+    const { kpi, goal } = this.settings.objective;
+    const anchors = runTrials.filter((t) => t.anchor && t.kpis[kpi] > 0).map((t) => t.kpis[kpi]);
+    if (anchors.length > 0) this.runAnchor = anchors.reduce((a, b) => a + b, 0) / anchors.length;
+    const bestBefore = this.observations.length > 0 ? Math.min(...this.observations.map((o) => o.value)) : Infinity;
+    const proposed = new Set(batch.proposals.map((c) => configKey(this.settings.catalog, c)));
+    const values: number[] = [];
+    const predicted: number[] = [];
+    for (const trial of trials) {
+      const v = trial.kpis[kpi];
+      if (this.runAnchor === undefined || !(v > 0)) continue;
+      const value = (goal === "minimize" ? 1 : -1) * Math.log(v / this.runAnchor);
+      this.observations.push({ config: trial.config, value });
+      const at = batch.proposals.findIndex((c) => configKey(this.settings.catalog, c) === configKey(this.settings.catalog, trial.config));
+      if (trial.anchor || !proposed.has(configKey(this.settings.catalog, trial.config))) continue;
+      values.push(value);
+      if (batch.predicted && at >= 0) predicted.push(batch.predicted[at]!);
+    }
+    const improved = values.length > 0 && Math.min(...values) < bestBefore;
+    this.batches.push({ strategy: batch.strategy ?? null, reason: batch.reason ?? "the current configuration (the run's anchor)", trials: trials.length, improved });
+    if (batch.strategy && values.length > 0) {
+      this.agent = learn(this.agent, {
+        strategy: batch.strategy,
+        values,
+        ...(predicted.length === values.length ? { predicted } : {}),
+        bestBefore,
+        scale: objectiveSpread(this.observations.map((o) => o.value)),
+      });
+    }
+  }
+
+  summary(): SearchSummary {
+    const chosen = this.batches.filter((b) => b.strategy !== null);
+    const counts = new Map<StrategyName, number>();
+    for (const b of chosen) counts.set(b.strategy!, (counts.get(b.strategy!) ?? 0) + 1);
+    const lastReason = chosen[chosen.length - 1]?.reason;
+    const mix = [...counts].map(([name, k]) => `${strategyLabel(name)} ×${k}`).join(", ");
+    const who = this.settings.strategy === "adaptive" ? "the agent chose" : "fixed strategy:";
+    const line = chosen.length === 0
+      ? "search: only the current configuration was measured"
+      : `search: ${who} ${mix}; last because ${lastReason?.replace(/^[^:]*: /, "") ?? "?"}${this.stoppedEarly ? `; stopped early: ${this.stoppedEarly}` : ""}`;
+    return { strategy: this.settings.strategy, batches: this.batches, stoppedEarly: this.stoppedEarly, line };
+  }
+
+  private choose(): { strategy: StrategyName; reason: string } {
+    if (this.settings.strategy !== "adaptive") return { strategy: this.settings.strategy, reason: `${strategyLabel(this.settings.strategy)}: set in the config (search.strategy)` };
+    const distinct = new Set(this.observations.map((o) => configKey(this.settings.catalog, o.config))).size;
+    return decide(this.agent, distinct);
+  }
+
+  private context(): ProposeContext {
+    return {
+      catalog: this.settings.catalog,
+      constraints: this.settings.constraints,
+      current: this.settings.current,
+      observations: this.observations,
+      seed: deriveSeed(this.settings.seed, `batch:${this.batchIndex}`),
+    };
+  }
+
+  private outOfTime(): boolean {
+    const budget = this.settings.timeBudgetMs;
+    if (budget === undefined) return false;
+    const typical = this.batchMs.length > 0 ? Math.max(...this.batchMs) : 0;
+    return this.now() - this.started + typical > budget;
+  }
+
+  private finish(reason: string | null): undefined {
+    this.finished = true;
+    this.stoppedEarly = reason;
+    if (reason) this.deps.log?.(`search stopped: ${reason}`);
+    return undefined;
+  }
+}
