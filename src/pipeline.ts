@@ -122,10 +122,8 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
   const planned = config.shadows.trials + (previous ? 1 : 0);
   const total = planned + (Math.ceil(planned / config.shadows.parallel) >= 3 && config.shadows.parallel > 1 ? 1 : 0);
 
-  for (let next = search.nextBatch(previous); next; next = search.nextBatch()) {
-    const items = next.items;
-    // the anchor again in the last batch, so the run's anchor spans the run
-    if (next.last && batchesMeasured >= 2 && config.shadows.parallel > 1) items.push({ config: config.current, anchor: true });
+  /** Measures planned trials in shadow batches (within the CPU budget); returns the measured ones. */
+  const measureItems = async (items: PlannedTrial[]): Promise<Trial[]> => {
     const measuredNow: Trial[] = [];
     for (const batch of packByCpu(items, config.shadows.parallel, { cpusOf, cpuBudget })) {
       const measured = await measureBatch(batch, config, deps, image, timings);
@@ -152,8 +150,22 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
       // stop at once rather than measure the other batches for nothing.
       if (batchesMeasured === 1) checkAnchor(trials, failures, config);
     }
-    search.measured(next, measuredNow, trials);
+    return measuredNow;
+  };
+
+  // The anchor again at the end of a run of three or more batches, so the run's anchor spans
+  // the run: in the last search batch, or alone when the search stopped early.
+  const repeatAnchor = () => batchesMeasured >= 2 && config.shadows.parallel > 1;
+  let anchorRepeated = false;
+  for (let next = search.nextBatch(previous); next; next = search.nextBatch()) {
+    const items = next.items;
+    if (next.last && repeatAnchor()) {
+      items.push({ config: config.current, anchor: true });
+      anchorRepeated = true;
+    }
+    search.measured(next, await measureItems(items), trials);
   }
+  if (!anchorRepeated && search.summary().stoppedEarly !== null && repeatAnchor()) await measureItems([{ config: config.current, anchor: true }]);
   await saveAgent(config, deps, search.agent);
 
   const updated: History = { ...history, trials: [...history.trials, ...trials] };
@@ -173,6 +185,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     objective: config.objective,
     seed: config.shadows.seed,
     measured: updated.trials.map((trial) => trial.config),
+    constraints: config.constraints,
   });
   const sweep = sweepMostInfluential({
     model,

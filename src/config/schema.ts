@@ -306,12 +306,16 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
     issues.push({ path: ["workload", "resources", "memory"], message: `expected at least ${MIN_SHADOW_MEMORY_MIB / fraction} MiB: a shadow gets × ${fraction}, and Docker needs ≥ ${MIN_SHADOW_MEMORY_MIB} MiB` });
   }
 
-  const catalog = catalogFor(workload.category, {
+  const resources = {
     cpus: workload.resources.cpus,
     memoryMiB: workload.resources.memory,
     minCpus: MIN_SHADOW_CPUS / fraction,
     minMemoryMiB: MIN_SHADOW_MEMORY_MIB / fraction,
-  });
+  };
+  // A category the catalogs do not know was free text before catalogs existed: a config that
+  // defines all its parameters itself still loads (as generic); one that needs the catalog fails.
+  const needsCatalog = raw.parameters === undefined || raw.parameters.some((p) => p.use !== undefined);
+  const catalog = catalogFor(workload.category, resources) ?? (needsCatalog ? undefined : catalogFor("generic", resources));
   if (!catalog) {
     issues.push({ path: ["workload", "category"], message: `expected one of the known categories ${CATEGORY_NAMES.join(", ")}, got ${show(workload.category)}` });
   }

@@ -38,6 +38,7 @@ import {
 import { latinHypercubeUnit } from "../search/lhs.js";
 import { deriveSeed, mulberry32 } from "../search/random.js";
 import { changedParams, checkCatalog, configKey, decode, encodeUnit, roundFloats } from "../search/space.js";
+import type { Constraint } from "../search/types.js";
 
 export interface RecommendInput {
   model: PredictiveModel;
@@ -58,6 +59,8 @@ export interface RecommendInput {
   refine?: number;
   /** today's anchor, passed to `model.predict` (default: the model's own) */
   anchor?: Partial<Kpis>;
+  /** declared rules between parameters: no candidate breaking one is recommended */
+  constraints?: readonly Constraint[];
 }
 
 export interface SloBreach {
@@ -232,8 +235,13 @@ export function recommend(input: RecommendInput): Recommendation {
   const unchecked = (Object.keys(slo) as KpiName[]).filter((k) => slo[k] !== undefined && !model.kpis.includes(k));
   let evaluated = 0;
 
+  // a candidate that breaks a declared constraint is never scored, let alone recommended
+  // (the current configuration is scored whatever it is: it is the reference)
+  const currentKey = configKey(catalog, decode(catalog, currentUnit));
+  const allowed = (config: Configuration): boolean =>
+    configKey(catalog, config) === currentKey || (input.constraints ?? []).every((rule) => rule.holds(config));
   const score = (units: number[][]): Scored[] => {
-    const configs = units.map((u) => decode(catalog, u));
+    const configs = units.map((u) => decode(catalog, u)).filter(allowed);
     const predictions = configs.length > 0 ? model.predict(configs, predictOptions) : [];
     evaluated += configs.length;
     return configs.map((config, i) => {

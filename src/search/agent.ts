@@ -157,7 +157,9 @@ export function rewardOf(outcome: BatchOutcome): { reward: number; improvement: 
   const scale = outcome.scale > 0 && Number.isFinite(outcome.scale) ? outcome.scale : 1;
   const bestOfBatch = Math.min(...outcome.values);
   let improvement: number;
-  if (!Number.isFinite(outcome.bestBefore)) improvement = 0.5;
+  // no value at all (every trial failed) is no improvement
+  if (outcome.values.length === 0) improvement = 0;
+  else if (!Number.isFinite(outcome.bestBefore)) improvement = 0.5;
   else if (bestOfBatch < outcome.bestBefore) improvement = Math.min(1, 0.5 + (outcome.bestBefore - bestOfBatch) / scale);
   else improvement = 0;
   let accuracy: number | null = null;
@@ -172,8 +174,13 @@ export function rewardOf(outcome: BatchOutcome): { reward: number; improvement: 
   return { reward: IMPROVEMENT_WEIGHT * improvement + (1 - IMPROVEMENT_WEIGHT) * trust, improvement, accuracy };
 }
 
-/** The state after a batch: every arm decays, the chosen one (if an arm) gains the reward. */
+/**
+ * The state after a batch: every arm decays and the chosen one gains the reward. A batch of
+ * the initial design (not an arm) is counted but teaches nothing, so it does not wear the
+ * evidence down either.
+ */
 export function learn(state: AgentState, outcome: BatchOutcome): AgentState {
+  if (!(AGENT_ARMS as readonly string[]).includes(outcome.strategy)) return { ...state, arms: structuredClone(state.arms), batches: state.batches + 1 };
   const arms = {} as Record<AgentArm, ArmStats>;
   for (const arm of AGENT_ARMS) {
     const { pulls, reward } = state.arms[arm];

@@ -10,11 +10,11 @@
  */
 import type { Configuration, Objective, ParameterCatalog, Trial } from "../core/types.js";
 import { decide, learn, objectiveSpread, strategyLabel, type AgentState } from "./agent.js";
-import { observationsOf } from "./observations.js";
+import { objectiveValue, observationsOf } from "./observations.js";
 import { deriveSeed } from "./random.js";
 import { configKey } from "./space.js";
 import { expectedImprovement } from "./surrogate.js";
-import type { Constraint, Observation, ProposeContext, Strategy, StrategyName } from "./types.js";
+import { StrategyError, type Constraint, type Observation, type ProposeContext, type Strategy, type StrategyName } from "./types.js";
 
 export interface SearchSettings {
   catalog: ParameterCatalog;
@@ -82,6 +82,8 @@ export class SearchLoop {
   private stoppedEarly: string | null = null;
   private finished = false;
   private runAnchor: number | undefined;
+  /** planned in this run (measured or failed): never proposed again in it */
+  private readonly excluded: Configuration[] = [];
 
   constructor(
     private readonly settings: SearchSettings,
@@ -108,10 +110,23 @@ export class SearchLoop {
     if (!first && this.outOfTime()) return this.finish(`the time budget (${(settings.timeBudgetMs! / 1000).toFixed(settings.timeBudgetMs! < 10_000 ? 1 : 0)} s) would be exceeded by another batch`);
     const room = Math.max(0, Math.min(left, settings.parallel - fixed.length));
     const next: NextBatch = { index: this.batchIndex, items: fixed, proposals: [], last: false };
+    // the anchor and the bridge are measured in this batch: not proposed a second time
+    for (const item of fixed) this.excluded.push(item.config);
     if (room > 0) {
       const { strategy, reason } = this.choose();
       const ctx = this.context();
-      let proposals = this.deps.strategyFor(strategy).propose(ctx, room);
+      let proposals: Configuration[];
+      try {
+        proposals = this.deps.strategyFor(strategy).propose(ctx, room);
+      } catch (error) {
+        // e.g. constraints only a sliver of the space satisfies: what was measured is kept
+        if (!(error instanceof StrategyError)) throw error;
+        if (!first) return this.finish(`${strategyLabel(strategy)} found nothing to propose: ${error.message}`);
+        this.deps.log?.(`batch 1: ${strategyLabel(strategy)} found nothing to propose (${error.message}); measuring the current configuration only`);
+        this.stoppedEarly = `${strategyLabel(strategy)} found nothing to propose: ${error.message}`;
+        this.finished = true;
+        proposals = [];
+      }
       const predictions = proposals.length > 0 ? this.deps.predict?.(ctx, proposals) : undefined;
       if (strategy === "model" && predictions && !first) {
         const best = Math.min(...this.observations.map((o) => o.value));
@@ -129,6 +144,7 @@ export class SearchLoop {
       if (predictions) next.predicted = predictions.slice(0, proposals.length).map((p) => p.mean);
       this.deps.log?.(`batch ${this.batchIndex + 1}: ${reason}`);
     }
+    this.excluded.push(...next.proposals);
     this.planned += (first ? 1 : 0) + next.proposals.length;
     next.last = this.planned >= settings.trials;
     this.batchIndex++;
@@ -140,16 +156,19 @@ export class SearchLoop {
   measured(batch: NextBatch, trials: readonly Trial[], runTrials: readonly Trial[]): void {
     this.batchMs.push(this.now() - this.batchStarted);
     const { kpi, goal } = this.settings.objective;
-    const anchors = runTrials.filter((t) => t.anchor && t.kpis[kpi] > 0).map((t) => t.kpis[kpi]);
-    if (anchors.length > 0) this.runAnchor = anchors.reduce((a, b) => a + b, 0) / anchors.length;
+    // every batch of the run is valued against the first batch's anchor (a repeated anchor later
+    // would move the reference under the values already taken)
+    if (this.runAnchor === undefined) {
+      const anchors = runTrials.filter((t) => t.anchor && Number.isFinite(t.kpis[kpi])).map((t) => t.kpis[kpi]);
+      if (anchors.length > 0) this.runAnchor = anchors.reduce((a, b) => a + b, 0) / anchors.length;
+    }
     const bestBefore = this.observations.length > 0 ? Math.min(...this.observations.map((o) => o.value)) : Infinity;
     const proposed = new Set(batch.proposals.map((c) => configKey(this.settings.catalog, c)));
     const values: number[] = [];
     const predicted: number[] = [];
     for (const trial of trials) {
-      const v = trial.kpis[kpi];
-      if (this.runAnchor === undefined || !(v > 0)) continue;
-      const value = (goal === "minimize" ? 1 : -1) * Math.log(v / this.runAnchor);
+      const value = this.runAnchor === undefined ? undefined : objectiveValue(kpi, goal, trial.kpis[kpi], this.runAnchor);
+      if (value === undefined) continue;
       this.observations.push({ config: trial.config, value });
       const at = batch.proposals.findIndex((c) => configKey(this.settings.catalog, c) === configKey(this.settings.catalog, trial.config));
       if (trial.anchor || !proposed.has(configKey(this.settings.catalog, trial.config))) continue;
@@ -158,7 +177,8 @@ export class SearchLoop {
     }
     const improved = values.length > 0 && Math.min(...values) < bestBefore;
     this.batches.push({ strategy: batch.strategy ?? null, reason: batch.reason ?? "the current configuration (the run's anchor)", trials: trials.length, improved });
-    if (batch.strategy && values.length > 0) {
+    // a batch whose proposals all failed still teaches the agent: reward 0
+    if (batch.strategy && batch.proposals.length > 0) {
       this.agent = learn(this.agent, {
         strategy: batch.strategy,
         values,
@@ -194,6 +214,7 @@ export class SearchLoop {
       constraints: this.settings.constraints,
       current: this.settings.current,
       observations: this.observations,
+      exclude: this.excluded,
       seed: deriveSeed(this.settings.seed, `batch:${this.batchIndex}`),
     };
   }

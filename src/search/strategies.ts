@@ -253,7 +253,7 @@ class Session {
     this.encoder = featureEncoder(ctx.catalog);
     // the number of observations is part of the stream, so successive calls with one seed draw afresh
     this.rng = mulberry32(deriveSeed(ctx.seed, `strategy:${strategy}:${ctx.observations.length}`));
-    this.taken = new Set(ctx.observations.map((o) => this.keyOf(o.config)));
+    this.taken = new Set([...ctx.observations.map((o) => o.config), ...(ctx.exclude ?? [])].map((config) => this.keyOf(config)));
     const finite = ctx.candidates ?? this.enumerate();
     this.pool = finite && this.buildPool(finite);
   }

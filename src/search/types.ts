@@ -39,6 +39,11 @@ export interface ProposeContext {
   /** everything measured so far (earlier runs and this one); never proposed again */
   observations: readonly Observation[];
   /**
+   * Configurations not to propose although they have no value: already planned in this run
+   * (the anchor, the bridge) or failed to measure.
+   */
+  exclude?: readonly Configuration[];
+  /**
    * A finite set of allowed configurations (a benchmark: the configurations its file
    * measured); proposals are taken from it only. Absent: the whole space of the catalog.
    */

@@ -119,6 +119,16 @@ objective: { maximize: throughput.rps }
     expect(parseConfigText(`${minimal.trim()}\nparameters:\n  - { name: P, type: bool }\ncurrent: { P: true }\n`, "shadowgate.yml").parameters[0]).not.toHaveProperty("target");
   });
 
+  it("still loads a config of the previous version whose category is free text, when it defines its own parameters", () => {
+    const java = "workload: { name: api, category: java }\ntraffic: { file: traffic.har }\n";
+    const text = `${java}parameters:\n  - { name: P, type: bool }\ncurrent: { P: true }\n`;
+    const config = parseConfigText(text, "shadowgate.yml");
+    expect(config.workload.category).toBe("java");
+    expect(config.parameters.map((p) => p.name)).toEqual(["P"]);
+    // without parameters of its own it needs a catalog, and says which exist
+    expect(() => parseConfigText(java, "shadowgate.yml")).toThrow(/workload\.category: expected one of the known categories generic, node-http/);
+  });
+
   it("resolves target files against the config file's folder", async () => {
     const file = path.resolve("fixtures/suggest/shadowgate.yml");
     const config = await loadConfig(file);

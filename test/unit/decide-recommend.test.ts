@@ -5,6 +5,7 @@ import { trainModels } from "../../src/model/forest.js";
 import { latinHypercube } from "../../src/search/lhs.js";
 import { mulberry32, type Rng } from "../../src/search/random.js";
 import { configKey } from "../../src/search/space.js";
+import { compileConstraints } from "../../src/search/constraints.js";
 import { catalog, current, kpisFor, latency, memory } from "../helpers/synthetic-service.js";
 
 // cpus=1, GZIP=false is the optimum (≈4.7 ms at level 1) of the synthetic service.
@@ -60,6 +61,15 @@ describe("recommend", () => {
     expect(rec.predicted[p99]!.mean).toBeLessThan(rec.current.predicted[p99]!.mean);
     expect(rec.best.probabilityBetter).toBeGreaterThanOrEqual(0.9);
     expect(rec.evaluated).toBeGreaterThan(2000);
+  });
+
+  it("never recommends a configuration that breaks a declared constraint", () => {
+    // the unconstrained optimum has cpus ≈ 1; the rule keeps the CPU share below it
+    const rule = compileConstraints(["cpus <= 0.75"], catalog);
+    const rec = recommend({ model, catalog, current, slo: {}, objective, seed: 1, measured, constraints: rule });
+    expect(rec.recommended.cpus as number).toBeLessThanOrEqual(0.75);
+    expect(rec.best.config.cpus as number).toBeLessThanOrEqual(0.75);
+    expect(rule[0]!.holds(rec.recommended)).toBe(true);
   });
 
   it("respects an SLO on another KPI, on the pessimistic side of the interval", () => {

@@ -3,7 +3,7 @@ import type { Configuration, Kpis, ParameterCatalog, Trial } from "../../src/cor
 import { newAgentState } from "../../src/search/agent.js";
 import { SearchLoop, type SearchSettings } from "../../src/search/run-search.js";
 import { expectedImprovement } from "../../src/search/surrogate.js";
-import type { Strategy, StrategyName } from "../../src/search/types.js";
+import { StrategyError, type Strategy, type StrategyName } from "../../src/search/types.js";
 import { tableSpace, benchSearch, searchBenchJson } from "../../src/bench/search-bench.js";
 import type { PerfData } from "../../src/bench/perf-data.js";
 
@@ -121,6 +121,74 @@ describe("SearchLoop", () => {
     const loop = new SearchLoop(settings(), [], newAgentState(), { strategyFor: (name) => countingStrategy(name, []) });
     run(loop);
     expect(loop.agent.batches).toBe(3);
+  });
+});
+
+describe("SearchLoop when things go wrong", () => {
+  it("ends the search with a reason, keeping what was measured, when a strategy finds nothing to propose", () => {
+    let calls = 0;
+    const flaky: Strategy = {
+      name: "random",
+      propose(ctx, n) {
+        calls++;
+        if (calls === 2) throw new StrategyError('no configuration satisfies the constraint "X == 4096" (6300 configurations checked)');
+        return countingStrategy("random", []).propose(ctx, n);
+      },
+    };
+    const loop = new SearchLoop(settings({ strategy: "random" }), [], newAgentState(), { strategyFor: () => flaky });
+    const { batches } = run(loop);
+    expect(batches).toHaveLength(1);
+    expect(loop.summary().stoppedEarly).toMatch(/^random found nothing to propose: no configuration satisfies the constraint "X == 4096"/);
+    // in the first batch: the current configuration is still measured
+    const failing: Strategy = { name: "lhs", propose: () => { throw new StrategyError("nothing fits"); } };
+    const first = new SearchLoop(settings(), [], newAgentState(), { strategyFor: () => failing });
+    const measured = run(first);
+    expect(measured.batches.map((b) => b.items)).toEqual([[{ config: { P: 1 }, anchor: true }]]);
+    expect(first.summary().stoppedEarly).toMatch(/found nothing to propose: nothing fits/);
+  });
+
+  it("never proposes the anchor, the bridge or a configuration that failed to measure", () => {
+    const seen: Configuration[][] = [];
+    const recording: Strategy = {
+      name: "random",
+      propose(ctx, n) {
+        seen.push([...(ctx.exclude ?? [])]);
+        return countingStrategy("random", []).propose({ ...ctx, observations: [...ctx.observations, ...(ctx.exclude ?? []).map((config) => ({ config, value: 0 }))] }, n);
+      },
+    };
+    const loop = new SearchLoop(settings({ strategy: "random", trials: 5, parallel: 3 }), [], newAgentState(), { strategyFor: () => recording });
+    const all: Trial[] = [];
+    const proposed: number[] = [];
+    for (let next = loop.nextBatch({ P: 9 }); next; next = loop.nextBatch()) {
+      proposed.push(...next.proposals.map((c) => c.P as number));
+      // P = 2 never starts: it is left out of the measured trials
+      const measured = next.items.filter((item) => item.config.P !== 2).map((item) => trial(item.config, 10, item.anchor));
+      all.push(...measured);
+      loop.measured(next, measured, all);
+    }
+    expect(seen[0]).toEqual([{ P: 1 }, { P: 9 }]);
+    expect(seen[1]).toContainEqual({ P: 2 });
+    expect(proposed.filter((p) => p === 2)).toHaveLength(1);
+    expect(proposed).not.toContain(1);
+    expect(proposed).not.toContain(9);
+  });
+
+  it("values a rate objective (errors.rate) against the anchor without a logarithm", () => {
+    const loop = new SearchLoop(settings({ objective: { kpi: "errors.rate", goal: "minimize" }, trials: 5, parallel: 2 }), [], newAgentState(), {
+      strategyFor: (name) => countingStrategy(name, []),
+    });
+    const all: Trial[] = [];
+    for (let next = loop.nextBatch(); next; next = loop.nextBatch()) {
+      const measured = next.items.map((item) => {
+        const t = trial(item.config, 10, item.anchor);
+        t.kpis["errors.rate"] = item.anchor ? 0 : 0.01 * (item.config.P as number);
+        return t;
+      });
+      all.push(...measured);
+      loop.measured(next, measured, all);
+    }
+    // the rates (0 at the anchor) count as measurements: after three the agent leaves the initial design
+    expect(loop.summary().batches.map((b) => b.strategy)).toEqual(["lhs", "lhs", "model"]);
   });
 });
 
