@@ -7,6 +7,18 @@ cd "$(dirname "$0")/.."
 export TESTCONTAINERS_RYUK_DISABLED=true
 
 bash scripts/setup.sh
+# An interrupted earlier run (killed before its cleanup) can leave labelled shadows behind,
+# which the leak checks below would report as this run's: remove them first.
+leftovers="$(docker ps -aq --filter label=shadowgate)"
+if [ -n "$leftovers" ]; then
+  echo "== removing $(echo "$leftovers" | wc -l) shadow container(s) left by an interrupted run" >&2
+  docker rm -f $leftovers >/dev/null
+fi
+images="$(docker images -q --filter label=shadowgate | sort -u)"
+if [ -n "$images" ]; then
+  echo "== removing $(echo "$images" | wc -l) shadow image(s) left by an interrupted run" >&2
+  docker rmi -f $images >/dev/null
+fi
 echo "== type-check" >&2
 npx tsc -p tsconfig.json
 echo "== dist/ equals a fresh build" >&2
