@@ -10,8 +10,9 @@
  * Environment: BENCH_RUNS (default 20), BENCH_DATA (default /work/shared/datasets/perf-prediction).
  */
 import path from "node:path";
-import { readPerfData, type PerfData } from "../src/bench/perf-data.js";
-import { quantile, splitSample } from "../src/bench/model-bench.js";
+import { optionParameter, readPerfData, type PerfData } from "../src/bench/perf-data.js";
+import { splitSample } from "../src/bench/model-bench.js";
+import { quantile } from "../src/core/stats.js";
 import { trainModels } from "../src/model/forest.js";
 import { toStoredModel } from "../src/model/stored-model.js";
 import { serializeHistory } from "../src/store/local-store.js";
@@ -23,13 +24,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const SIZES: Record<string, number[]> = { Apache: [18, 45], x264: [32, 80], LLVM: [22, 55], HSMGP: [173, 864], VP8: [273, 830] };
 const KPI = "latency.p99" as const;
 
+/** Every option as a float parameter over its observed range (the model sees the numbers as they are). */
 function catalogOf(data: PerfData): ParameterCatalog {
-  return data.options.map((name, j) => {
-    const values = data.X.map((row) => row[j] as number);
-    const min = Math.min(...values);
-    const max = Math.max(...values);
-    const safe = name.replace(/[^A-Za-z0-9_.-]/g, "_");
-    return { name: safe, type: "float", min, max: max > min ? max : min + 1, scale: "linear", apply: { kind: "env", name: safe } };
+  return data.options.map((_, j) => {
+    const { name, min, max } = optionParameter(data, j);
+    return { name, type: "float", min, max, scale: "linear", apply: { kind: "env", name } };
   });
 }
 

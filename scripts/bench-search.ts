@@ -13,7 +13,7 @@
 import path from "node:path";
 import { readPerfData } from "../src/bench/perf-data.js";
 import { benchSearch, searchBenchTable, type SearchBenchResult } from "../src/bench/search-bench.js";
-import { quantile } from "../src/bench/model-bench.js";
+import { quantile } from "../src/core/stats.js";
 import { predictObjective, strategyFor } from "../src/search/strategies.js";
 import type { Configuration, ParameterCatalog } from "../src/core/types.js";
 import type { Observation } from "../src/search/types.js";
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     const result = benchSearch(
       data,
       { budget: BUDGET, seeds: SEEDS, target: 0.05, goal: "minimize" },
-      { strategyFor, predictBefore: (ctx, configs) => predictObjective(ctx, configs)?.map((p) => p.mean) },
+      { strategyFor, predict: predictObjective },
     );
     results.push(result);
     console.log(searchBenchTable({ ...result, dataset: name }));

@@ -283,7 +283,7 @@ async function benchSearchCommand(argv: string[], io: Io): Promise<number> {
     const result = benchSearch(
       data,
       { budget, seeds, target, batch, goal: values.maximize ? "maximize" : "minimize", onSearch: (name, seed) => seed === seeds && io.err(`${name}: ${seeds} searches done`) },
-      { strategyFor, predictBefore: (ctx, configs) => predictObjective(ctx, configs)?.map((p) => p.mean) },
+      { strategyFor, predict: predictObjective },
     );
     io.out(values.json ? JSON.stringify(searchBenchJson(result), null, 2) : searchBenchTable(result));
     return 0;

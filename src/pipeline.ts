@@ -165,7 +165,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     }
     search.measured(next, await measureItems(items), trials);
   }
-  if (!anchorRepeated && search.summary().stoppedEarly !== null && repeatAnchor()) await measureItems([{ config: config.current, anchor: true }]);
+  if (!anchorRepeated && search.stoppedEarlyReason !== null && repeatAnchor()) await measureItems([{ config: config.current, anchor: true }]);
   await saveAgent(config, deps, search.agent);
 
   const updated: History = { ...history, trials: [...history.trials, ...trials] };

@@ -10,7 +10,7 @@
  * (seed, N, r), so `--sizes 16` alone gives the same numbers as 16 within `--sizes 16,32`.
  */
 import { markdownTable } from "markdown-table";
-import { mean, median } from "../core/stats.js";
+import { mean, median, quantile } from "../core/stats.js";
 import { deriveSeed, mulberry32 } from "../search/random.js";
 import { PerfDataError, type PerfData } from "./perf-data.js";
 
@@ -55,15 +55,6 @@ export interface BenchResult {
   results: SizeResult[];
 }
 
-/** Quantile with linear interpolation between order statistics (numpy's default). */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
 
 /** Mean relative error in percent: mean(|p − a| / |a|) × 100. */
 export function mrePercent(predicted: readonly number[], actual: readonly number[]): number {

@@ -163,3 +163,16 @@ export async function readPerfData(file: string): Promise<PerfData> {
   }
   return parsePerfData(text, file);
 }
+
+/**
+ * An option column as a numeric parameter: a name a catalog accepts (letters, digits, _ . -,
+ * not starting with a digit) and its observed range (widened by 1 when the column is constant).
+ */
+export function optionParameter(data: PerfData, column: number): { name: string; values: number[]; min: number; max: number } {
+  const cleaned = data.options[column]!.replace(/[^A-Za-z0-9_.-]/g, "_");
+  const name = /^[A-Za-z_]/.test(cleaned) ? cleaned : `o${column}_${cleaned}`;
+  const values = data.X.map((row) => row[column]!);
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return { name, values, min, max: max > min ? max : min + 1 };
+}

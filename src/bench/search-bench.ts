@@ -10,9 +10,10 @@ import type { Configuration, ParameterCatalog, ParameterSpec } from "../core/typ
 import { configKey } from "../search/space.js";
 import { deriveSeed } from "../search/random.js";
 import type { Observation, ProposeContext, Strategy, StrategyName } from "../search/types.js";
+import type { SearchDeps } from "../search/run-search.js";
 import { decide, learn, newAgentState, objectiveSpread, type AgentState } from "../search/agent.js";
-import type { PerfData } from "./perf-data.js";
-import { quantile } from "./model-bench.js";
+import { optionParameter, type PerfData } from "./perf-data.js";
+import { quantile } from "../core/stats.js";
 
 /** The strategies the benchmark compares: three fixed ones and the agent choosing among all. */
 export const BENCH_STRATEGIES = ["random", "lhs", "model", "adaptive"] as const;
@@ -36,8 +37,8 @@ export interface SearchBenchOptions {
 
 export interface SearchBenchDeps {
   strategyFor: (name: StrategyName) => Strategy;
-  /** predictions of the objective for configurations, from the observations so far (the agent's accuracy reward); undefined: no model yet */
-  predictBefore?: (ctx: ProposeContext, configs: Configuration[]) => number[] | undefined;
+  /** the model's predictions before a batch runs (the agent's accuracy reward), as SearchDeps.predict */
+  predict?: SearchDeps["predict"];
 }
 
 export interface StrategyOutcome {
@@ -76,16 +77,11 @@ export interface TableSpace {
  * takes the mean of its values.
  */
 export function tableSpace(data: PerfData): TableSpace {
-  const catalog: ParameterCatalog = data.options.map((option, j): ParameterSpec => {
-    const values = data.X.map((row) => row[j]!);
-    const distinct = new Set(values);
-    const name = safeName(option, j);
+  const catalog: ParameterCatalog = data.options.map((_, j): ParameterSpec => {
+    const { name, values, min, max } = optionParameter(data, j);
     const apply = { kind: "env", name } as const;
-    if ([...distinct].every((v) => v === 0 || v === 1)) return { name, type: "bool", apply };
-    const min = Math.min(...values);
-    const max = Math.max(...values);
-    const type = values.every(Number.isInteger) ? "int" : "float";
-    return { name, type, min, max: max > min ? max : min + 1, scale: "linear", apply };
+    if (values.every((v) => v === 0 || v === 1)) return { name, type: "bool", apply };
+    return { name, type: values.every(Number.isInteger) ? "int" : "float", min, max, scale: "linear", apply };
   });
   const sums = new Map<string, { config: Configuration; sum: number; count: number }>();
   data.X.forEach((row, i) => {
@@ -108,24 +104,22 @@ export function tableSpace(data: PerfData): TableSpace {
   };
 }
 
-function safeName(option: string, index: number): string {
-  const cleaned = option.replace(/[^A-Za-z0-9_.-]/g, "_");
-  return /^[A-Za-z_]/.test(cleaned) ? cleaned : `o${index}_${cleaned}`;
-}
-
 /** Runs every strategy over every seed; see the module comment. */
 export function benchSearch(data: PerfData, options: SearchBenchOptions, deps: SearchBenchDeps): SearchBenchResult {
   const space = tableSpace(data);
   const values = space.candidates.map((c) => space.valueOf(c));
   const best = options.goal === "minimize" ? Math.min(...values) : Math.max(...values);
   const good = (v: number): boolean => (options.goal === "minimize" ? v <= best + Math.abs(best) * options.target : v >= best - Math.abs(best) * options.target);
+  // as in a run (search/observations.ts): the log of a positive KPI, negated when maximised
+  const positive = values.every((v) => v > 0);
+  const orient = (v: number): number => (options.goal === "minimize" ? 1 : -1) * (positive ? Math.log(v) : v);
   const strategies: SearchBenchResult["strategies"] = {};
   for (const name of options.strategies ?? BENCH_STRATEGIES) {
     const trials: (number | null)[] = [];
     const choices: Partial<Record<StrategyName, number>> = {};
     for (let s = 1; s <= options.seeds; s++) {
       const seed = deriveSeed(options.seed ?? 1, `bench-search:${s}`);
-      const found = searchOnce(space, name, seed, options, good, deps, choices);
+      const found = searchOnce(space, name, seed, options, good, orient, deps, choices);
       trials.push(found);
       options.onSearch?.(name, s, found ?? undefined);
     }
@@ -157,12 +151,10 @@ function searchOnce(
   seed: number,
   options: SearchBenchOptions,
   good: (v: number) => boolean,
+  orient: (v: number) => number,
   deps: SearchBenchDeps,
   choices: Partial<Record<StrategyName, number>>,
 ): number | null {
-  // as in a run (search/observations.ts): the log of a positive KPI, negated when maximised
-  const positive = space.candidates.every((c) => space.valueOf(c) > 0);
-  const orient = (v: number): number => (options.goal === "minimize" ? 1 : -1) * (positive ? Math.log(v) : v);
   const observations: Observation[] = [];
   let agent: AgentState = newAgentState();
   const batchSize = Math.max(1, Math.floor(options.batch ?? 1));
@@ -179,18 +171,18 @@ function searchOnce(
     const strategy: StrategyName = name === "adaptive" ? decide(agent, observations.length).strategy : name;
     const proposals = deps.strategyFor(strategy).propose(ctx, n);
     if (proposals.length === 0) break;
-    const predicted = name === "adaptive" ? deps.predictBefore?.(ctx, proposals) : undefined;
+    const predicted = name === "adaptive" ? deps.predict?.(ctx, proposals)?.map((p) => p.mean) : undefined;
     const bestBefore = observations.length > 0 ? Math.min(...observations.map((o) => o.value)) : Infinity;
-    const measured = proposals.map((config) => ({ config, value: orient(space.valueOf(config)) }));
-    for (const [i, m] of measured.entries()) {
-      observations.push(m);
-      if (good(space.valueOf(proposals[i]!))) return observations.length;
+    const measured = proposals.map((config) => ({ config, raw: space.valueOf(config) }));
+    for (const { config, raw } of measured) {
+      observations.push({ config, value: orient(raw) });
+      if (good(raw)) return observations.length;
     }
     if (name === "adaptive") {
       choices[strategy] = (choices[strategy] ?? 0) + 1;
       agent = learn(agent, {
         strategy,
-        values: measured.map((m) => m.value),
+        values: measured.map((m) => orient(m.raw)),
         ...(predicted ? { predicted } : {}),
         bestBefore,
         scale: objectiveSpread(observations.map((o) => o.value)),

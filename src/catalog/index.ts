@@ -11,7 +11,6 @@ import { resourceKnobs, type ResourceContext } from "./resources.js";
 import type { CategoryCatalog } from "./types.js";
 
 export type { CatalogKnob, CategoryCatalog } from "./types.js";
-export type { ResourceContext } from "./resources.js";
 export { NGINX_CONF_TEMPLATE } from "./nginx.js";
 
 const generic: CategoryCatalog = { category: "generic", title: "any service: CPU quota and memory limit only", knobs: [], constraints: [] };

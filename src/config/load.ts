@@ -8,7 +8,6 @@ import path from "node:path";
 import { LineCounter, parseDocument, isNode, type Document } from "yaml";
 import { formatPath, parseConfig, type ConfigIssue, type ShadowgateConfig } from "./schema.js";
 
-export { formatPath };
 
 export class ConfigError extends Error {
   constructor(

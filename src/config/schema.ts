@@ -748,9 +748,10 @@ function normaliseConstraints(
     try {
       const constraint = compileConstraint(source, parameters);
       return constraint.parameters.every((name) => fromCatalog.has(name)) ? [constraint] : [];
-    } catch {
+    } catch (error) {
       // a parameter it names is not searched, or its values were overridden: it does not apply
-      return [];
+      if (error instanceof ConstraintError) return [];
+      throw error;
     }
   });
   const all = [...own, ...shipped];

@@ -35,6 +35,7 @@ import {
   type PredictiveModel,
   type Slo,
 } from "../core/types.js";
+import { normalCdf } from "../core/stats.js";
 import { latinHypercubeUnit } from "../search/lhs.js";
 import { deriveSeed, mulberry32 } from "../search/random.js";
 import { changedParams, checkCatalog, configKey, decode, encodeUnit, roundFloats } from "../search/space.js";
@@ -178,13 +179,6 @@ function compare(a: Scored, b: Scored): number {
   return a.distance - b.distance;
 }
 
-/** Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7). */
-function normalCdf(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
-  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
-}
 
 /**
  * Share of paired draws in which `b` beats `a` on the objective (ties count half); with no

@@ -37,7 +37,8 @@
  * per KPI with the search, see docs/adr/003-forest-engine.md); the hyper-parameters the
  * search chose are stored (stored-model.ts) and reused until the history grows.
  */
-import { fitTuned, type LearnerGrid, type TrendKind } from "./learner.js";
+import { mean, median } from "../core/stats.js";
+import { defaultFolds, fitTuned, type LearnerGrid, type TrendKind } from "./learner.js";
 import { fitNativeForest } from "./native-forest.js";
 import { fitMlForest } from "./ml-forest-engine.js";
 import type { EngineName, FitForest, TreeStats } from "./regressor.js";
@@ -156,7 +157,6 @@ export interface ForestModel extends PredictiveModel {
 // ---------------------------------------------------------------------------------------
 // Statistics helpers
 
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function sdPopulation(xs: readonly number[]): number {
   if (xs.length < 2) return 0;
@@ -164,16 +164,6 @@ function sdPopulation(xs: readonly number[]): number {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) * (x - m), 0) / xs.length);
 }
 
-/** Percentile of sorted values, linear interpolation (p in [0, 1]). */
-function percentileSorted(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = p * (sorted.length - 1);
-  const i = Math.floor(pos);
-  const f = pos - i;
-  const a = sorted[i] as number;
-  const b = sorted[Math.min(sorted.length - 1, i + 1)] as number;
-  return a + f * (b - a);
-}
 
 /** Inverse of the standard normal CDF (Acklam's approximation, |error| < 1.2e-9). */
 export function normalQuantile(p: number): number {
@@ -253,6 +243,8 @@ function fit(X: number[][], y: number[], options: FitOptions, seed: number, chos
     nTrees: options.nTrees,
     budgetMs: options.tuneBudgetMs,
     grid: chosen ? gridOf(chosen) : trendAllowed ? {} : { trend: ["none"] },
+    // parameters chosen earlier (a stored model, a fold of crossValidate) are not scored again
+    ...(chosen ? { score: false as const } : {}),
   });
   const { params } = tuned;
   return {
@@ -433,7 +425,7 @@ function geometry(units: readonly number[][], keys: readonly string[], y: readon
   const index = new NearestIndex(scaled, dims);
   // the median distance from a measured configuration to its nearest other one
   const nearest = measured.map((_, i) => Math.sqrt(index.nearestSq(scaled.subarray(i * dims, (i + 1) * dims), Infinity, i)));
-  const spacing = nearest.length >= 2 ? percentileSorted([...nearest].sort((a, b) => a - b), 0.5) : NaN;
+  const spacing = nearest.length >= 2 ? median(nearest) : NaN;
   const reach = REACH * (Number.isFinite(spacing) ? Math.min(0.5, Math.max(0.05, spacing)) : 0.25);
   return { count: measured.length, reach, columns: Int32Array.from(columns), scale: Float64Array.from(scale), index };
 }
@@ -754,14 +746,6 @@ function crossValidate(
   return { error: total / count, intervalScale };
 }
 
-/**
- * Leave-one-configuration-out up to 30 configurations, 10 folds up to 150, then 5: the fold
- * models should be trained on nearly as much as the final one, or their residuals (which set
- * the interval width) are those of a weaker model. Cheap where it matters: small n.
- */
-function defaultFolds(groups: number): number {
-  return groups <= 30 ? groups : groups <= 150 ? 10 : 5;
-}
 
 /** Residuals needed before the interval is calibrated on them rather than assumed normal. */
 const MIN_CALIBRATION_RESIDUALS = 10;

@@ -80,6 +80,11 @@ export interface LearnerOptions {
   engine?: FitForest;
   /** tuning budget in ms of the native engine on this class of machine (a plan, not a timer); default 1200 */
   budgetMs?: number;
+  /**
+   * false: the grid's first values are used without cross-validating them (the caller fixed
+   * the parameters, e.g. a stored choice); cvError is then NaN. Default: score and choose.
+   */
+  score?: false;
   /** cross-validation folds; default by the number of distinct rows (leave-one-out up to 30, then 10, above 150 5) */
   folds?: number;
   /** "auto": log when every y > 0; default "auto" */
@@ -681,11 +686,11 @@ class Tuned implements TunedForest {
     private readonly nFeatures: number,
   ) {}
 
-  /** the trend part of each row's prediction (transformed units) */
-  private offsets(X: readonly (readonly number[])[]): number[] {
+  /** the trend part of each row's prediction (transformed units); undefined for trees only */
+  private offsets(X: readonly (readonly number[])[]): number[] | undefined {
     const trend = this.trend;
     const w = this.trendWeight;
-    return trend && w > 0 ? ridgePredictMany(trend, X).map((v) => w * v) : X.map(() => 0);
+    return trend && w > 0 ? ridgePredictMany(trend, X).map((v) => w * v) : undefined;
   }
 
   private back(v: number): number {
@@ -695,19 +700,19 @@ class Tuned implements TunedForest {
   predict(X: readonly (readonly number[])[]): number[] {
     const raw = this.forest.predict(X);
     const offsets = this.offsets(X);
-    return raw.map((v, i) => this.back(v + (offsets[i] as number)));
+    return raw.map((v, i) => this.back(v + (offsets?.[i] ?? 0)));
   }
 
   treeValues(X: readonly (readonly number[])[]): number[][] {
     const raw = this.forest.treeValues(X);
     const offsets = this.offsets(X);
-    return raw.map((trees, i) => trees.map((v) => this.back(v + (offsets[i] as number))));
+    return raw.map((trees, i) => trees.map((v) => this.back(v + (offsets?.[i] ?? 0))));
   }
 
   treeStats(X: readonly (readonly number[])[]): TreeStats {
     const stats = this.forest.treeStats(X);
     const offsets = this.offsets(X);
-    for (let i = 0; i < offsets.length; i++) stats.mean[i]! += offsets[i]!;
+    if (offsets) for (let i = 0; i < offsets.length; i++) stats.mean[i]! += offsets[i]!;
     return stats;
   }
 
@@ -753,6 +758,15 @@ interface Plan {
   plannedMs: number;
 }
 
+/**
+ * Folds for grouped cross-validation of `groups` distinct configurations: one left out each
+ * up to LOO_MAX_GROUPS, 10 up to TEN_FOLD_MAX_GROUPS, then 5. The fold models should train
+ * on nearly as much as the final one: the learning curve is steep at small n.
+ */
+export function defaultFolds(groups: number): number {
+  return groups <= LOO_MAX_GROUPS ? groups : groups <= TEN_FOLD_MAX_GROUPS ? 10 : 5;
+}
+
 function planSearch(grid: LearnerGrid, n: number, groups: number, p: number, options: LearnerOptions): Plan | undefined {
   if (groups < 2) return undefined;
   const budget = Math.max(0, options.budgetMs ?? DEFAULT_BUDGET_MS);
@@ -761,7 +775,7 @@ function planSearch(grid: LearnerGrid, n: number, groups: number, p: number, opt
   const given = options.folds !== undefined;
   let folds = Math.min(
     groups,
-    given ? Math.max(2, Math.floor(options.folds as number)) : groups <= LOO_MAX_GROUPS ? groups : groups <= TEN_FOLD_MAX_GROUPS ? 10 : 5,
+    given ? Math.max(2, Math.floor(options.folds as number)) : defaultFolds(groups),
   );
   let searchTrees = Math.max(1, Math.floor(options.searchTrees ?? 32));
   let weights = weightsOf(grid);
@@ -825,7 +839,8 @@ export function fitTuned(X: readonly (readonly number[])[], y: readonly number[]
   const grid = gridOf(options);
   const n = X.length;
   const groups = groupRows(X);
-  const plan = planSearch(grid, n, groups.length, p, options);
+  // `score: false` (the caller fixed the parameters): nothing to choose, so nothing is scored
+  const plan = options.score === false ? undefined : planSearch(grid, n, groups.length, p, options);
 
   // Without anything to hold out: the grid's first values.
   let chosen: Candidate = { ...(forestCombos(grid, p)[0] as Omit<Candidate, "trendWeight">), trendWeight: weightsOf(grid)[0] as number };

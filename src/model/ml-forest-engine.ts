@@ -55,7 +55,6 @@ import { RandomForestRegression } from "ml-random-forest";
 import { deriveSeed, mulberry32, randomInt } from "../search/random.js";
 import { statsOfTreeValues, type EngineName, type FitForest, type ForestParams, type ForestRegressor, type TreeStats } from "./regressor.js";
 
-export const ML_FOREST_ENGINE: EngineName = "ml-random-forest";
 export const ML_FOREST_FORMAT = "shadowgate/ml-random-forest";
 export const ML_FOREST_FORMAT_VERSION = 1;
 

@@ -20,6 +20,7 @@
  * changes; its state is stored with the history and carries over from run to run (and pull
  * request to pull request). Every decision is deterministic given the state.
  */
+import { stdev } from "../core/stats.js";
 import type { StrategyName } from "./types.js";
 
 export const AGENT_VERSION = 1;
@@ -187,19 +188,13 @@ export function learn(state: AgentState, outcome: BatchOutcome): AgentState {
     arms[arm] = { pulls: pulls * DISCOUNT, reward: reward * DISCOUNT };
   }
   const parts = rewardOf(outcome);
-  const next: AgentState = { version: AGENT_VERSION, arms, batches: state.batches + 1 };
-  if ((AGENT_ARMS as readonly string[]).includes(outcome.strategy)) {
-    const arm = outcome.strategy as AgentArm;
-    arms[arm] = { pulls: arms[arm].pulls + 1, reward: arms[arm].reward + parts.reward };
-    next.last = { arm, ...parts };
-  }
-  return next;
+  const arm = outcome.strategy as AgentArm;
+  arms[arm] = { pulls: arms[arm].pulls + 1, reward: arms[arm].reward + parts.reward };
+  return { version: AGENT_VERSION, arms, batches: state.batches + 1, last: { arm, ...parts } };
 }
 
 /** The objective's spread for rewards: the sample sd of the values so far, 1 when undefined or 0. */
 export function objectiveSpread(values: readonly number[]): number {
-  if (values.length < 2) return 1;
-  const m = values.reduce((a, b) => a + b, 0) / values.length;
-  const sd = Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
+  const sd = stdev(values);
   return sd > 0 ? sd : 1;
 }

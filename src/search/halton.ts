@@ -13,7 +13,7 @@ import { permutation, randomInt, type Rng } from "./random.js";
 const MAX_START = 1 << 12;
 
 /** The first `count` primes. */
-export function firstPrimes(count: number): number[] {
+function firstPrimes(count: number): number[] {
   const primes: number[] = [];
   for (let k = 2; primes.length < count; k++) {
     if (primes.every((p) => p * p > k || k % p !== 0)) primes.push(k);

@@ -27,7 +27,8 @@ function oneDesign(dims: number, n: number, rng: Rng): number[][] {
   return points;
 }
 
-function squaredDistance(a: readonly number[], b: readonly number[]): number {
+/** Squared Euclidean distance of two points. */
+export function squaredDistance(a: readonly number[], b: readonly number[]): number {
   let s = 0;
   for (let k = 0; k < a.length; k++) {
     const d = (a[k] as number) - (b[k] as number);
@@ -47,11 +48,16 @@ export function minPairwiseDistance(points: readonly (readonly number[])[]): num
   return Math.sqrt(best);
 }
 
-/** The distance from a point to the nearest of a set (Infinity for an empty set). */
-export function nearestDistance(point: readonly number[], points: readonly (readonly number[])[]): number {
+/** The squared distance from a point to the nearest of a set (Infinity for an empty set). */
+export function nearestSquaredDistance(point: readonly number[], points: readonly (readonly number[])[]): number {
   let best = Infinity;
   for (const p of points) best = Math.min(best, squaredDistance(point, p));
-  return Math.sqrt(best);
+  return best;
+}
+
+/** The distance from a point to the nearest of a set (Infinity for an empty set). */
+export function nearestDistance(point: readonly number[], points: readonly (readonly number[])[]): number {
+  return Math.sqrt(nearestSquaredDistance(point, points));
 }
 
 function restartsFor(n: number, options?: LhsOptions): number {

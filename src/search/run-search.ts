@@ -9,6 +9,7 @@
  * back with `measured`; this module never touches Docker, so it is tested on its own.
  */
 import type { Configuration, Objective, ParameterCatalog, Trial } from "../core/types.js";
+import { meanAnchor } from "../model/forest.js";
 import { decide, learn, objectiveSpread, strategyLabel, type AgentState } from "./agent.js";
 import { objectiveValue, observationsOf } from "./observations.js";
 import { deriveSeed } from "./random.js";
@@ -69,14 +70,15 @@ export interface SearchSummary {
 }
 
 /** Expected improvement (in the objective's log ratio) below which model-guided batches stop: 0.5%. */
-export const NEGLIGIBLE_IMPROVEMENT = 0.005;
+const NEGLIGIBLE_IMPROVEMENT = 0.005;
 
 export class SearchLoop {
   private readonly observations: Observation[];
   private planned = 0;
   private batchIndex = 0;
   private readonly started: number;
-  private readonly batchMs: number[] = [];
+  /** the longest batch so far (ms): whether another one fits the time budget */
+  private longestBatchMs = 0;
   private batchStarted = 0;
   private readonly batches: SearchSummary["batches"] = [];
   private stoppedEarly: string | null = null;
@@ -154,26 +156,23 @@ export class SearchLoop {
 
   /** The batch's measurements (failed trials are absent); `runTrials`: all of this run's so far. */
   measured(batch: NextBatch, trials: readonly Trial[], runTrials: readonly Trial[]): void {
-    this.batchMs.push(this.now() - this.batchStarted);
+    this.longestBatchMs = Math.max(this.longestBatchMs, this.now() - this.batchStarted);
     const { kpi, goal } = this.settings.objective;
     // every batch of the run is valued against the first batch's anchor (a repeated anchor later
     // would move the reference under the values already taken)
-    if (this.runAnchor === undefined) {
-      const anchors = runTrials.filter((t) => t.anchor && Number.isFinite(t.kpis[kpi])).map((t) => t.kpis[kpi]);
-      if (anchors.length > 0) this.runAnchor = anchors.reduce((a, b) => a + b, 0) / anchors.length;
-    }
+    this.runAnchor ??= meanAnchor(runTrials)[kpi];
     const bestBefore = this.observations.length > 0 ? Math.min(...this.observations.map((o) => o.value)) : Infinity;
-    const proposed = new Set(batch.proposals.map((c) => configKey(this.settings.catalog, c)));
+    const proposalAt = new Map(batch.proposals.map((c, i) => [configKey(this.settings.catalog, c), i]));
     const values: number[] = [];
     const predicted: number[] = [];
     for (const trial of trials) {
       const value = this.runAnchor === undefined ? undefined : objectiveValue(kpi, goal, trial.kpis[kpi], this.runAnchor);
       if (value === undefined) continue;
       this.observations.push({ config: trial.config, value });
-      const at = batch.proposals.findIndex((c) => configKey(this.settings.catalog, c) === configKey(this.settings.catalog, trial.config));
-      if (trial.anchor || !proposed.has(configKey(this.settings.catalog, trial.config))) continue;
+      const at = trial.anchor ? undefined : proposalAt.get(configKey(this.settings.catalog, trial.config));
+      if (at === undefined) continue;
       values.push(value);
-      if (batch.predicted && at >= 0) predicted.push(batch.predicted[at]!);
+      if (batch.predicted) predicted.push(batch.predicted[at]!);
     }
     const improved = values.length > 0 && Math.min(...values) < bestBefore;
     this.batches.push({ strategy: batch.strategy ?? null, reason: batch.reason ?? "the current configuration (the run's anchor)", trials: trials.length, improved });
@@ -187,6 +186,11 @@ export class SearchLoop {
         scale: objectiveSpread(this.observations.map((o) => o.value)),
       });
     }
+  }
+
+  /** why the search ended before its trial budget, or null */
+  get stoppedEarlyReason(): string | null {
+    return this.stoppedEarly;
   }
 
   summary(): SearchSummary {
@@ -222,8 +226,7 @@ export class SearchLoop {
   private outOfTime(): boolean {
     const budget = this.settings.timeBudgetMs;
     if (budget === undefined) return false;
-    const typical = this.batchMs.length > 0 ? Math.max(...this.batchMs) : 0;
-    return this.now() - this.started + typical > budget;
+    return this.now() - this.started + this.longestBatchMs > budget;
   }
 
   private finish(reason: string | null): undefined {

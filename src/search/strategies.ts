@@ -22,7 +22,7 @@
 import type { Configuration, ParamValue, ParameterCatalog, ParameterSpec } from "../core/types.js";
 import { featureEncoder, type FeatureEncoder } from "../model/features.js";
 import { scrambledHalton } from "./halton.js";
-import { latinHypercubeUnit } from "./lhs.js";
+import { latinHypercubeUnit, nearestSquaredDistance, squaredDistance } from "./lhs.js";
 import { deriveSeed, mulberry32, randomInt, shuffleInPlace, type Rng } from "./random.js";
 import { checkCatalog, configKey, decode, decodeValue, encodeUnit, encodeValue, roundFloat, sameValue } from "./space.js";
 import { fitSurrogate, type Surrogate } from "./surrogate.js";
@@ -160,21 +160,6 @@ function moves(spec: ParameterSpec, value: ParamValue | undefined, rng: Rng): Pa
 /** A standard normal draw (Box–Muller). */
 function gaussian(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-}
-
-function squaredDistance(a: readonly number[], b: readonly number[]): number {
-  let s = 0;
-  for (let k = 0; k < a.length; k++) {
-    const d = a[k]! - b[k]!;
-    s += d * d;
-  }
-  return s;
-}
-
-function nearestSquaredDistance(point: readonly number[], points: readonly (readonly number[])[]): number {
-  let best = Infinity;
-  for (const p of points) best = Math.min(best, squaredDistance(point, p));
-  return best;
 }
 
 /** The first k of `items` after a seeded partial shuffle (in place). */
@@ -713,11 +698,20 @@ function proposeModel(ctx: ProposeContext, n: number): Configuration[] {
   return s.finish();
 }
 
+type Model = { surrogate?: Surrogate; incumbents: Incumbent[] };
+
+/** The last fit per context: a batch proposes and then predicts its proposals with one context, so one fit serves both. */
+const fitted = new WeakMap<ProposeContext, { observed: number; model: Model }>();
+
 /** The surrogate of the observations, or none while fewer than MODEL_MIN_DISTINCT configurations were measured. */
-function modelOf(catalog: ParameterCatalog, encoder: FeatureEncoder, ctx: ProposeContext): { surrogate?: Surrogate; incumbents: Incumbent[] } {
+function modelOf(catalog: ParameterCatalog, encoder: FeatureEncoder, ctx: ProposeContext): Model {
+  const cached = fitted.get(ctx);
+  if (cached && cached.observed === ctx.observations.length) return cached.model;
   const { rows, values, incumbents } = measured(catalog, encoder, ctx.observations);
-  if (incumbents.length < MODEL_MIN_DISTINCT) return { incumbents };
-  return { surrogate: fitSurrogate(rows, values, deriveSeed(ctx.seed, "model:surrogate")), incumbents };
+  const model: Model =
+    incumbents.length < MODEL_MIN_DISTINCT ? { incumbents } : { surrogate: fitSurrogate(rows, values, deriveSeed(ctx.seed, "model:surrogate")), incumbents };
+  fitted.set(ctx, { observed: ctx.observations.length, model });
+  return model;
 }
 
 /**

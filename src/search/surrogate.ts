@@ -8,11 +8,12 @@
  * single row let the trees disagree between observations, which is where the spread, and
  * so the exploration, comes from.
  */
+import { normalCdf } from "../core/stats.js";
 import { fitNativeForest } from "../model/native-forest.js";
 import { fitRidge, ridgePredictMany } from "../model/learner.js";
 import type { ForestParams } from "../model/regressor.js";
 
-export const SURROGATE_FOREST: Readonly<Omit<ForestParams, "seed">> = {
+const SURROGATE_FOREST: Readonly<Omit<ForestParams, "seed">> = {
   nTrees: 40,
   mtry: 5 / 6,
   minLeaf: 1,
@@ -36,26 +37,13 @@ export interface Surrogate {
 
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Complementary error function (Numerical Recipes' erfcc, relative error < 1.2e-7). */
-function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
-}
 
 /** Expected improvement below `best` of a normal(mean, sd) outcome. */
 export function expectedImprovement(mean: number, sd: number, best: number): number {
   const gain = best - mean;
   if (!(sd > 1e-12)) return Math.max(0, gain);
   const z = gain / sd;
-  const cdf = 0.5 * erfc(-z / Math.SQRT2);
+  const cdf = normalCdf(z);
   const pdf = INV_SQRT_2PI * Math.exp(-0.5 * z * z);
   return Math.max(0, gain * cdf + sd * pdf);
 }

@@ -1,7 +1,7 @@
 /** A small catalog with every parameter type and scale, and a configuration of it: for search tests. */
 import type { Configuration, ParameterCatalog } from "../../src/core/types.js";
 
-const env = (name: string) => ({ kind: "env" as const, name });
+export const env = (name: string) => ({ kind: "env" as const, name });
 
 export const mixedCatalog: ParameterCatalog = [
   { name: "POOL_SIZE", type: "int", min: 1, max: 64, scale: "log", apply: env("POOL_SIZE") },

@@ -10,9 +10,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PerfDataError, parseCsv, parseNumber, parsePerfData, readPerfData, type PerfData } from "../../src/bench/perf-data.js";
-import { benchJson, benchModel, benchTable, checkSizes, datasetName, mrePercent, quantile, runSeeds, splitSample, type Fit } from "../../src/bench/model-bench.js";
+import { benchJson, benchModel, benchTable, checkSizes, datasetName, mrePercent, runSeeds, splitSample, type Fit } from "../../src/bench/model-bench.js";
 import { parsePublished, publishedMre, publishedSizes, readPublished } from "../../src/bench/published.js";
 import { main, parseSizes } from "../../src/cli.js";
+import { quantile } from "../../src/core/stats.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BENCH = path.join(ROOT, "fixtures/bench");

@@ -89,5 +89,19 @@ describe("catalogs", () => {
     expect(config.workload.category).toBe(category);
     const spec = shadowSpecFor({ workload: config.workload, catalog: config.parameters, config: config.current, fraction: config.shadows.fraction, image: "img", port: 41000, name: "s" });
     expect(spec.env.PORT ?? spec.env.SERVER_PORT).toBe("41000");
+    // the knobs reach the shadow as the catalog says: joined options, env units, one rendered file
+    const applied: Record<string, () => void> = {
+      jvm: () => expect(spec.env.JAVA_TOOL_OPTIONS).toBe("-Xmx512m -XX:+UseG1GC -XX:ParallelGCThreads=2"),
+      "node-http": () => expect(spec.env.NODE_OPTIONS).toBe("--enable-source-maps --max-old-space-size=128"),
+      "python-wsgi": () => expect(spec.env.GUNICORN_CMD_ARGS).toBe("--access-logfile=- --workers=3 --threads=1 --worker-class=sync"),
+      "go-http": () => expect(spec.env).toMatchObject({ GOMAXPROCS: "2", GOGC: "100", GOMEMLIMIT: "200MiB" }),
+      nginx: () => {
+        expect(spec.files?.map((f) => f.path)).toEqual(["/etc/nginx/nginx.conf"]);
+        expect(spec.files![0]!.content).toMatch(/worker_processes {2}2;/);
+        expect(spec.files![0]!.content).toMatch(/gzip {2}off;/);
+        expect(spec.files![0]!.content).not.toContain("{{");
+      },
+    };
+    applied[category]!();
   });
 });

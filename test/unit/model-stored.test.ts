@@ -51,6 +51,9 @@ describe("the stored model", () => {
     // reusing them skips the search and gives the same parameters
     const again = trainModels(h, catalog, { seed: 1, kpis: ["latency.p99", "throughput.rps"], reuse: stored.params });
     expect((again.toJSON() as { params: unknown }).params).toEqual(stored.params);
+    // and the same forests: the final fit depends on the parameters, not on the search
+    const configs = h.trials.slice(0, 5).map((t) => t.config);
+    expect(again.predict(configs)).toEqual(model.predict(configs));
   });
 
   it("is moved aside with a warning when its file is not JSON (then rebuilt from the history)", async () => {

@@ -78,8 +78,11 @@ describe("rewards", () => {
     expect(after.arms.model.pulls).toBeCloseTo(before.arms.model.pulls * 0.95, 10);
     expect(after.arms.history.pulls).toBeCloseTo(before.arms.history.pulls * 0.95 + 1, 10);
     expect(after.last).toEqual({ arm: "history", reward: 1, improvement: 1, accuracy: null });
-    // the initial design (lhs) is not an arm: it only decays
-    expect(learn(before, outcome({ strategy: "lhs" })).last).toBeUndefined();
+    // the initial design (lhs) is not an arm: it is counted, and the evidence stays as it was
+    const afterDesign = learn(before, outcome({ strategy: "lhs" }));
+    expect(afterDesign.last).toBeUndefined();
+    expect(afterDesign.arms).toEqual(before.arms);
+    expect(afterDesign.batches).toBe(1);
   });
 });
 

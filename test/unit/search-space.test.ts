@@ -10,9 +10,8 @@ import {
   encodeUnit,
   SpaceError,
 } from "../../src/search/space.js";
-import { mixedCatalog, mixedCurrent } from "../helpers/mixed-catalog.js";
+import { env, mixedCatalog, mixedCurrent } from "../helpers/mixed-catalog.js";
 
-const env = (name: string) => ({ kind: "env" as const, name });
 
 const catalog = mixedCatalog;
 const current = mixedCurrent;

@@ -5,9 +5,8 @@ import { mulberry32 } from "../../src/search/random.js";
 import { changedParams, configKey } from "../../src/search/space.js";
 import { predictObjective, STRATEGIES, strategyFor } from "../../src/search/strategies.js";
 import { STRATEGY_NAMES, StrategyError, type Constraint, type Observation, type ProposeContext } from "../../src/search/types.js";
-import { mixedCatalog, mixedCurrent } from "../helpers/mixed-catalog.js";
+import { env, mixedCatalog, mixedCurrent } from "../helpers/mixed-catalog.js";
 
-const env = (name: string) => ({ kind: "env" as const, name });
 
 const catalog = mixedCatalog;
 const current = mixedCurrent;
