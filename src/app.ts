@@ -22,6 +22,9 @@ import { renderReport } from "./report/markdown.js";
 import { toResultsJson } from "./report/json.js";
 import type { GitHubPlace, ResultsDoc } from "./results/schema.js";
 import { locateEdits } from "./suggest/locate.js";
+import { runGate, type GateMode, type GateResult, type ImageSource } from "./gate/run-gate.js";
+import { renderGate, gateJson } from "./gate/report.js";
+import { noiseProfileOf, parseNoiseProfile, type NoiseProfile } from "./gate/noise.js";
 
 export interface RunOptions {
   configFile: string;
@@ -67,16 +70,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
   const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
   logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
 
-  await assertDockerAvailable();
-  const runId = options.runId ?? newRunId();
-  const runtime = new TestcontainersRuntime({ runId, logger });
-  const controller = new AbortController();
-  const timer = options.timeoutMs
-    ? setTimeout(() => controller.abort(new Error(`run timed out after ${Math.round(options.timeoutMs! / 1000)} s; shadows stopped`)), options.timeoutMs)
-    : undefined;
-  // A signal aborts the run (so it stops waiting at once) and removes its containers and images.
-  const signals = installSignalCleanup(runtime, { onSignal: (signal) => controller.abort(new InterruptedError(signal)), logger });
-  try {
+  return withShadowRuntime(options, async ({ runtime, runId, signal }) => {
     const result = await runPipeline(config, {
       runtime,
       load: new AutocannonDriver(),
@@ -86,7 +80,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
       freePort: findFreePort,
       hostCpus: (await engineInfo()).cpus,
       runId,
-      signal: controller.signal,
+      signal,
     });
     const suggestion = locateEdits({
       readFile: readTextFile,
@@ -106,6 +100,30 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
       await writeJsonFile(jsonFile, doc, "results file");
     }
     return { result, doc, markdown, ...(jsonFile ? { jsonFile } : {}) };
+  });
+}
+
+/**
+ * A run's shadow runtime with the guarantees every command needs: Docker checked first, a
+ * timeout and the stop signals abort the work (which stops waiting at once), and whatever
+ * the work leaves — containers, then the run's images — is removed however it ends.
+ */
+async function withShadowRuntime<T>(
+  options: { runId?: string; timeoutMs?: number; logger: Logger },
+  work: (context: { runtime: TestcontainersRuntime; runId: string; signal: AbortSignal }) => Promise<T>,
+): Promise<T> {
+  const { logger } = options;
+  await assertDockerAvailable();
+  const runId = options.runId ?? newRunId();
+  const runtime = new TestcontainersRuntime({ runId, logger });
+  const controller = new AbortController();
+  const timer = options.timeoutMs
+    ? setTimeout(() => controller.abort(new Error(`run timed out after ${Math.round(options.timeoutMs! / 1000)} s; shadows stopped`)), options.timeoutMs)
+    : undefined;
+  // A signal aborts the run (so it stops waiting at once) and removes its containers and images.
+  const signals = installSignalCleanup(runtime, { onSignal: (signal) => controller.abort(new InterruptedError(signal)), logger });
+  try {
+    return await work({ runtime, runId, signal: controller.signal });
   } catch (error) {
     // whatever broke while stopping, the reason is the signal or the timeout
     throw controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : error;
@@ -117,6 +135,80 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
     signals.uninstall();
     if (removed > 0) logger.info(`removed ${removed} shadow container(s)`);
   }
+}
+
+export interface GateRunOptions {
+  configFile: string;
+  /** the base build: an image, or a build context (the head's Dockerfile path inside it) */
+  base: { kind: "image"; image: string } | { kind: "context"; context: string };
+  /** the base branch's config file: absent → the head's is used for both; "missing" → it was looked for and not found */
+  baseConfigFile?: string | "missing";
+  aa?: boolean;
+  mode?: GateMode;
+  inconclusive?: "pass" | "fail";
+  jsonFile?: string;
+  storePath?: string;
+  timeoutMs?: number;
+  runId?: string;
+  logger: Logger;
+}
+
+export interface GateRunOutput {
+  result: GateResult;
+  markdown: string;
+  jsonFile?: string;
+}
+
+/** `shadowgate gate`: config → traffic → base vs head (or A/A) → table, JSON, stored noise. */
+export async function runGateFromConfig(options: GateRunOptions): Promise<GateRunOutput> {
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+  const { logger } = options;
+  const loaded = withOverrides(await loadConfig(options.configFile), options);
+  const config: ShadowgateConfig = { ...loaded, gate: { ...loaded.gate, ...(options.inconclusive ? { inconclusive: options.inconclusive } : {}) } };
+  const headSource = config.workload.source;
+  const base: ImageSource =
+    options.base.kind === "image"
+      ? options.base
+      : { kind: "build", context: path.resolve(options.base.context), dockerfile: headSource.kind === "build" ? path.relative(headSource.context, path.resolve(headSource.context, headSource.dockerfile)) : "Dockerfile" };
+  let baseConfig: ShadowgateConfig | "missing" | undefined;
+  if (options.baseConfigFile === "missing") baseConfig = "missing";
+  else if (options.baseConfigFile !== undefined) baseConfig = await loadConfig(options.baseConfigFile);
+
+  const imported = await readTraffic(config.traffic.file, config.traffic.format);
+  const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
+  logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
+  const store = new LocalFolderStore(config.store.path, logger);
+  const noise = await loadNoise(store, config.workload.name, logger);
+
+  return withShadowRuntime(options, async ({ runtime, runId, signal }) => {
+    const result = await runGate(
+      { config, base, aa: options.aa ?? false, ...(baseConfig !== undefined ? { baseConfig } : {}), ...(options.mode ? { mode: options.mode } : {}) },
+      { runtime, load: new AutocannonDriver(), logger, freePort: findFreePort, requests: prepared.requests, runId, signal, ...(noise ? { noise } : {}) },
+    );
+    if (options.aa && result.rounds.length >= 2) {
+      await store.saveNoise(config.workload.name, noiseProfileOf(result, config.workload.name, new Date()));
+      logger.info(`noise of this runner stored in ${store.noiseFileFor(config.workload.name)}`);
+    }
+    const markdown = renderGate(result, config.workload.name);
+    let jsonFile: string | undefined;
+    if (options.jsonFile) {
+      jsonFile = path.resolve(options.jsonFile);
+      await writeJsonFile(jsonFile, gateJson(result), "gate results file");
+    }
+    return { result, markdown, ...(jsonFile ? { jsonFile } : {}) };
+  });
+}
+
+/** The stored A/A noise, if any and usable (else a warning and none). */
+async function loadNoise(store: LocalFolderStore, workload: string, logger: Logger): Promise<NoiseProfile | undefined> {
+  const raw = await store.loadNoise(workload);
+  if (raw === undefined) return undefined;
+  const profile = parseNoiseProfile(raw, workload);
+  if (typeof profile === "string") {
+    logger.warn(`stored noise profile ignored (${profile}); run an A/A gate (--aa) to measure it again`);
+    return undefined;
+  }
+  return profile;
 }
 
 /** Write JSON (pretty), creating the folder; errors name the file. */
@@ -142,7 +234,7 @@ function readTextFile(file: string): string | undefined {
   }
 }
 
-function withOverrides(config: ShadowgateConfig, options: RunOptions): ShadowgateConfig {
+function withOverrides(config: ShadowgateConfig, options: { trials?: number; storePath?: string }): ShadowgateConfig {
   return {
     ...config,
     shadows: { ...config.shadows, ...(options.trials ? { trials: options.trials } : {}) },

@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import type { Logger } from "./core/ports.js";
 import path from "node:path";
-import { runShadowgate, writeTextFile } from "./app.js";
+import { runGateFromConfig, runShadowgate, writeTextFile } from "./app.js";
 import { commentMarker, renderComment } from "./report/comment.js";
 import { failsStep } from "./action/inputs.js";
 import { parseDuration } from "./config/units.js";
@@ -55,7 +55,24 @@ const SEARCH_HELP = `  bench-search benchmark the search: the CSV (options, then
 
 const SEARCH_USAGE = `usage: ${SEARCH_LINE}\n\n${SEARCH_HELP}`;
 
+const GATE_LINE = "shadowgate gate [--config FILE] (--base-image IMAGE | --base-context DIR) [--base-config FILE] [--aa] [--json FILE] [--mode duet|interleaved] [--inconclusive pass|fail] [--store DIR] [--timeout 30m]";
+
+const GATE_HELP = `  gate       the regression gate: the base build and the head build (the config's workload)
+             run side by side with the current configuration on the recorded traffic, in
+             rounds, until each gated KPI (gate.kpis) passes, fails or the load budget is
+             spent; prints the per-KPI table and the verdict. Exit 0 on pass, 1 on fail (or
+             an error), and on inconclusive as gate.inconclusive says (default: pass, warned)
+  --base-image    the base build as an existing local image
+  --base-context  the base build's context folder (the head's Dockerfile path inside it)
+  --base-config   the base branch's config file: its parameters must match the head's
+  --aa       A/A: the base against itself; measures this runner's noise per KPI and stores
+             it with the history, so later gates flag thresholds below it
+  --mode     override gate.mode: duet (both at once) or interleaved (ABBA rounds)
+  --inconclusive  override gate.inconclusive: pass (with a warning) or fail
+  --json     also write {"verdict", "kpis": [{"name", "ratio", "ci", "verdict", …}], …} to FILE`;
+
 const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--comment FILE] [--trials N] [--store DIR] [--timeout 30m] [--fail-on never|fail|warn] [--verbose]
+       ${GATE_LINE}
        ${BENCH_LINE}
        ${SEARCH_LINE}
 
@@ -70,6 +87,8 @@ const USAGE = `usage: shadowgate run [--config FILE] [--json FILE] [--comment FI
   --timeout  stop everything after this long (default: 60m)
   --fail-on  exit 3 when the gate's verdict is fail (or warn or worse); default never
 
+${GATE_HELP}
+
 ${BENCH_HELP}
 
 ${SEARCH_HELP}`;
@@ -83,6 +102,7 @@ type Io = { out: (text: string) => void; err: (text: string) => void };
 export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit } = {}): Promise<number> {
   if (argv[0] === "bench-model") return benchModelCommand(argv.slice(1), io, deps);
   if (argv[0] === "bench-search") return benchSearchCommand(argv.slice(1), io);
+  if (argv[0] === "gate") return gateCommand(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -111,7 +131,7 @@ export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit
   }
   const [command] = positionals;
   if (command !== "run") {
-    io.err(`shadowgate: unknown command "${command}"; expected "run", "bench-model" or "bench-search"\n${USAGE}`);
+    io.err(`shadowgate: unknown command "${command}"; expected "run", "gate", "bench-model" or "bench-search"\n${USAGE}`);
     return 2;
   }
   const trials = values.trials === undefined ? undefined : Number(values.trials);
@@ -130,13 +150,7 @@ export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit
     return 2;
   }
 
-  const logger: Logger = {
-    info: (message) => io.err(message),
-    warn: (message) => io.err(`warning: ${message}`),
-    debug: (message) => {
-      if (values.verbose) io.err(message);
-    },
-  };
+  const logger = cliLogger(io, values.verbose);
   try {
     const output = await runShadowgate({
       configFile: values.config,
@@ -157,14 +171,100 @@ export async function main(argv: string[], io: Io = defaultIo, deps: { fit?: Fit
     io.err(`verdict: ${verdict.status}: ${verdict.reasons[0] ?? ""}`);
     return failsStep(verdict.status, failOn) ? GATE_FAILED_EXIT_CODE : 0;
   } catch (error) {
-    if (error instanceof InterruptedError) {
-      io.err(`shadowgate: ${error.message}`);
-      return error.exitCode;
-    }
-    io.err(`shadowgate: error: ${oneLine(error)}`);
-    if (error instanceof ConfigError && error.issues.length > 1) for (const issue of error.issues.slice(1)) io.err(`  ${issue}`);
-    if (values.verbose && error instanceof Error && error.stack) io.err(error.stack);
-    return 1;
+    return reportError(error, io, values.verbose);
+  }
+}
+
+/** Progress to stderr; debug lines only with --verbose. */
+function cliLogger(io: Io, verbose: boolean): Logger {
+  return {
+    info: (message) => io.err(message),
+    warn: (message) => io.err(`warning: ${message}`),
+    debug: (message) => {
+      if (verbose) io.err(message);
+    },
+  };
+}
+
+/** A failed command as one clear line (plus a config's further issues): the signal's exit code, else 1. */
+function reportError(error: unknown, io: Io, verbose: boolean): number {
+  if (error instanceof InterruptedError) {
+    io.err(`shadowgate: ${error.message}`);
+    return error.exitCode;
+  }
+  io.err(`shadowgate: error: ${oneLine(error)}`);
+  if (error instanceof ConfigError && error.issues.length > 1) for (const issue of error.issues.slice(1)) io.err(`  ${issue}`);
+  if (verbose && error instanceof Error && error.stack) io.err(error.stack);
+  return 1;
+}
+
+/** `shadowgate gate …` (argv without the command): 0 pass, 1 fail or error, 2 bad arguments. */
+async function gateCommand(argv: string[], io: Io): Promise<number> {
+  const usage = `usage: ${GATE_LINE}\n\n${GATE_HELP}`;
+  const usageError = (message: string): number => {
+    io.err(`shadowgate: ${message}\n${usage}`);
+    return 2;
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c", default: "shadowgate.yml" },
+        "base-image": { type: "string" },
+        "base-context": { type: "string" },
+        "base-config": { type: "string" },
+        aa: { type: "boolean", default: false },
+        json: { type: "string" },
+        mode: { type: "string" },
+        inconclusive: { type: "string" },
+        store: { type: "string" },
+        timeout: { type: "string", default: "30m" },
+        verbose: { type: "boolean", short: "v", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.err(usage);
+    return 0;
+  }
+  if (positionals.length > 0) return usageError(`gate: unexpected argument "${positionals[0]}"`);
+  const baseImage = values["base-image"];
+  const baseContext = values["base-context"];
+  if ((baseImage === undefined) === (baseContext === undefined)) return usageError("gate: give the base build as exactly one of --base-image IMAGE or --base-context DIR");
+  const mode = values.mode;
+  if (mode !== undefined && mode !== "duet" && mode !== "interleaved") return usageError(`--mode: expected duet or interleaved, got "${mode}"`);
+  const inconclusive = values.inconclusive;
+  if (inconclusive !== undefined && inconclusive !== "pass" && inconclusive !== "fail") return usageError(`--inconclusive: expected pass or fail, got "${inconclusive}"`);
+  const timeoutMs = parseDuration(values.timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) return usageError(`--timeout: expected a duration like "30m" or "90s", got "${values.timeout}"`);
+
+  const logger = cliLogger(io, values.verbose);
+  try {
+    const output = await runGateFromConfig({
+      configFile: values.config,
+      base: baseImage !== undefined ? { kind: "image", image: baseImage } : { kind: "context", context: baseContext! },
+      ...(values["base-config"] ? { baseConfigFile: values["base-config"] } : {}),
+      aa: values.aa,
+      ...(mode ? { mode } : {}),
+      ...(inconclusive ? { inconclusive } : {}),
+      ...(values.json ? { jsonFile: values.json } : {}),
+      ...(values.store ? { storePath: values.store } : {}),
+      timeoutMs,
+      logger,
+    });
+    io.out(output.markdown);
+    if (output.jsonFile) io.err(`gate results written to ${output.jsonFile}`);
+    const { result } = output;
+    io.err(`gate: ${result.verdict}${result.verdict === "inconclusive" ? ` (the step ${result.outcome === "fail" ? "fails" : "passes"})` : ""}: ${result.reasons[0] ?? ""}`);
+    return result.outcome === "fail" ? 1 : 0;
+  } catch (error) {
+    return reportError(error, io, values.verbose);
   }
 }
 

@@ -23,6 +23,7 @@ import {
 import { checkSatisfiable, compileConstraint, ConstraintError } from "../search/constraints.js";
 import { STRATEGY_NAMES, type Constraint, type StrategyName } from "../search/types.js";
 import { parseDuration, parseFraction, parseKpiBound, parseMemoryMiB } from "./units.js";
+import { DEFAULT_GATE_KPIS, GATE_KPIS, MIN_ROUNDS } from "../gate/compare.js";
 
 /** Docker's smallest CPU quota and memory limit; a shadow's share must clear them. */
 export const MIN_SHADOW_CPUS = 0.01;
@@ -74,6 +75,25 @@ export interface ShadowgateConfig {
     /** no batch starts that would end after this long (ms); absent: the trial count alone */
     timeBudgetMs?: number;
   };
+  /** the regression gate: base vs head (src/gate/) */
+  gate: GateSettings;
+}
+
+export interface GateSettings {
+  /** compared by head/base ratio; default p99, p50, throughput, CPU per request */
+  kpis: KpiName[];
+  /** a regression this large (fraction) must not pass */
+  regression: number;
+  /** of each KPI's interval */
+  confidence: number;
+  /** both at once, or one after the other in ABBA rounds */
+  mode: "duet" | "interleaved";
+  /** what an inconclusive verdict does to the step (with a warning either way) */
+  inconclusive: "pass" | "fail";
+  /** load time at most, warm-ups included, ms */
+  budgetMs: number;
+  /** measured window per side per round, ms */
+  roundMs: number;
 }
 
 /** One problem with the input, located by its path in the document. */
@@ -134,6 +154,18 @@ const applySchema = z.union(
 const PARAM_TYPES = ["int", "float", "enum", "bool"] as const;
 
 const SEARCH_STRATEGIES = ["adaptive", ...STRATEGY_NAMES] as const;
+
+const fraction = (what: string, min: number, max: number) =>
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const f = parseFraction(value);
+    if (f === undefined || !(f >= min && f <= max)) {
+      ctx.addIssue({ code: "custom", message: `expected ${what}, got ${show(value)}` });
+      return z.NEVER;
+    }
+    return f;
+  });
+
+const GATE_DEFAULTS = { mode: "duet", regression: 0.1, confidence: 0.95, inconclusive: "pass", budget: 180_000, round: 5000 } as const;
 
 const TARGET_EXPECTED = "expected {file: PATH, key: KEY}: the file (relative to this file's folder) and the key that holds the value";
 const targetSchema = z.strictObject(
@@ -261,6 +293,17 @@ const rawSchema = z.strictObject({
       budget: duration("duration").optional(),
     })
     .default({ strategy: "adaptive" }),
+  gate: z
+    .strictObject({
+      kpis: z.array(z.enum(GATE_KPIS, { error: `expected KPIs the gate compares by ratio: ${GATE_KPIS.join(", ")}` })).min(1, { error: "expected at least one KPI" }).optional(),
+      regression: fraction('a regression threshold like "10%" (from 0.5% to 100%)', 0.005, 1).default(GATE_DEFAULTS.regression),
+      confidence: fraction('a confidence like 0.95 or "95%" (from 50% to 99.9%)', 0.5, 0.999).default(GATE_DEFAULTS.confidence),
+      mode: z.enum(["duet", "interleaved"], { error: 'expected "duet" (both at once) or "interleaved" (ABBA rounds)' }).default(GATE_DEFAULTS.mode),
+      inconclusive: z.enum(["pass", "fail"], { error: 'expected "pass" (with a warning) or "fail"' }).default(GATE_DEFAULTS.inconclusive),
+      budget: duration("duration").default(GATE_DEFAULTS.budget),
+      round: duration("duration").default(GATE_DEFAULTS.round),
+    })
+    .default(GATE_DEFAULTS),
 });
 
 type RawConfig = z.output<typeof rawSchema>;
@@ -392,6 +435,26 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
     store: raw.store,
     model: raw.model,
     search: { strategy: raw.search.strategy, ...(raw.search.budget !== undefined ? { timeBudgetMs: raw.search.budget } : {}) },
+    gate: normaliseGate(raw, issues),
+  };
+}
+
+/** The gate's settings; the budget must hold the warm-ups and a few rounds. */
+function normaliseGate(raw: RawConfig, issues: ConfigIssue[]): GateSettings {
+  const { gate } = raw;
+  if (gate.round < 1000) issues.push({ path: ["gate", "round"], message: "expected a measured window per round of at least 1s" });
+  const least = 2 * raw.traffic.warmup + MIN_ROUNDS * 2 * gate.round;
+  if (gate.budget < least) {
+    issues.push({ path: ["gate", "budget"], message: `expected at least ${least / 1000}s: two warm-ups (traffic.warmup) and ${MIN_ROUNDS} interleaved rounds of gate.round` });
+  }
+  return {
+    kpis: gate.kpis ? [...new Set(gate.kpis)] : [...DEFAULT_GATE_KPIS],
+    regression: gate.regression,
+    confidence: gate.confidence,
+    mode: gate.mode,
+    inconclusive: gate.inconclusive,
+    budgetMs: gate.budget,
+    roundMs: gate.round,
   };
 }
 

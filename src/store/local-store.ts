@@ -68,6 +68,19 @@ export class LocalFolderStore implements HistoryStore {
     await writeAtomically(this.agentFileFor(workload), JSON.stringify(state));
   }
 
+  noiseFileFor(workload: string): string {
+    return path.join(this.folder, safeName(workload), "noise.json");
+  }
+
+  /** The runner's noise from the last A/A gate as parsed JSON; unparsable files are moved aside with a warning. */
+  async loadNoise(workload: string): Promise<unknown> {
+    return this.loadJson(this.noiseFileFor(workload), "the noise profile", "the gate judges its noise from its own rounds");
+  }
+
+  async saveNoise(workload: string, profile: unknown): Promise<void> {
+    await writeAtomically(this.noiseFileFor(workload), JSON.stringify(profile));
+  }
+
   /** A JSON file of the store, undefined when absent, unreadable or unparsable (the last moved aside). */
   private async loadJson(file: string, what: string, consequence: string): Promise<unknown> {
     let text: string;

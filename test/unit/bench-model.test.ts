@@ -455,10 +455,10 @@ describe("shadowgate bench-model (in process, with a trivial learner)", () => {
     expect(help.stderr).toMatch(/every mre_\* is a percentage/);
     const err: string[] = [];
     expect(await main([], { out: () => {}, err: (t) => err.push(t) })).toBe(2);
-    expect(err.join("\n")).toMatch(/usage: shadowgate run .*\n\s+shadowgate bench-model --data FILE\.csv.*\n\s+shadowgate bench-search --data FILE\.csv/);
+    expect(err.join("\n")).toMatch(/usage: shadowgate run .*\n\s+shadowgate gate .*--base-image IMAGE.*\n\s+shadowgate bench-model --data FILE\.csv.*\n\s+shadowgate bench-search --data FILE\.csv/);
     const unknown: string[] = [];
     expect(await main(["bench"], { out: () => {}, err: (t) => unknown.push(t) })).toBe(2);
-    expect(unknown[0]).toMatch(/unknown command "bench"; expected "run", "bench-model" or "bench-search"/);
+    expect(unknown[0]).toMatch(/unknown command "bench"; expected "run", "gate", "bench-model" or "bench-search"/);
   });
 
   it("parses --sizes", () => {

@@ -1,0 +1,108 @@
+/**
+ * The gate's statistics: base and head measured in the same rounds, one head/base ratio per
+ * KPI and round, and a three-way verdict per KPI from the confidence interval of the mean
+ * log ratio (Student's t over the rounds: paired, so the runner's drift between rounds
+ * cancels). Pure: no I/O.
+ *
+ * With w the worsening factor (head/base for lower-is-better KPIs, base/head for throughput)
+ * and [lo, hi] its interval at the configured confidence:
+ * - pass: hi < 1 + regression — a regression as large as the threshold is ruled out;
+ * - fail: lo > 1 and hi ≥ 1 + regression — head is worse for sure, and possibly by the threshold or more;
+ * - inconclusive: neither (too few rounds for this noise).
+ * So a true regression of exactly the threshold fails about as often as the interval covers,
+ * and a significant but small regression (whole interval below the threshold) passes.
+ */
+import { KPI_INFO, type KpiName, type Kpis } from "../core/types.js";
+import { mean, median, stdev, studentTQuantile } from "../core/stats.js";
+
+export type GateKpiVerdict = "pass" | "fail" | "inconclusive";
+
+/** One round: both sides measured under the same conditions (one after the other, or at once). */
+export interface GateRound {
+  base: Kpis;
+  head: Kpis;
+}
+
+export interface GateKpiResult {
+  name: KpiName;
+  /** head / base, exp of the mean log ratio over the rounds */
+  ratio: number;
+  /** the ratio's interval at the configured confidence */
+  ci: [number, number];
+  verdict: GateKpiVerdict;
+  /** per side: median over the rounds and the standard deviation across rounds */
+  base: { median: number; sd: number };
+  head: { median: number; sd: number };
+  /** standard deviation of the per-round log ratio: the noise this comparison sees (≈ CV of the ratio) */
+  noise: number;
+  rounds: number;
+}
+
+export interface GateOptions {
+  kpis: readonly KpiName[];
+  /** the regression that must not pass, as a fraction (0.1 = 10% worse) */
+  regression: number;
+  /** of the two-sided interval, e.g. 0.95 */
+  confidence: number;
+}
+
+/** KPIs the gate can compare by ratio: always positive when measured. */
+export const GATE_KPIS = ["latency.p50", "latency.p90", "latency.p99", "latency.max", "throughput.rps", "cpu.percent", "cpu.secondsPerRequest", "memory.peakMiB"] as const satisfies readonly KpiName[];
+export const DEFAULT_GATE_KPIS: readonly KpiName[] = ["latency.p99", "latency.p50", "throughput.rps", "cpu.secondsPerRequest"];
+
+/** Rounds before the first verdict: with fewer, Student's t makes every interval too wide to decide. */
+export const MIN_ROUNDS = 3;
+
+export function compareKpi(rounds: readonly GateRound[], kpi: KpiName, options: GateOptions): GateKpiResult {
+  const usable = rounds.filter((r) => r.base[kpi] > 0 && r.head[kpi] > 0);
+  const logs = usable.map((r) => Math.log(r.head[kpi] / r.base[kpi]));
+  const side = (pick: (r: GateRound) => number) => ({ median: median(usable.map(pick)), sd: stdev(usable.map(pick)) });
+  const n = logs.length;
+  const centre = n > 0 ? mean(logs) : 0;
+  const noise = stdev(logs);
+  const half = n >= 2 ? studentTQuantile(0.5 + options.confidence / 2, n - 1) * (noise / Math.sqrt(n)) : Infinity;
+  const ci: [number, number] = [Math.exp(centre - half), Math.exp(centre + half)];
+  return {
+    name: kpi,
+    ratio: Math.exp(centre),
+    ci,
+    verdict: n >= MIN_ROUNDS ? kpiVerdict(kpi, ci, options.regression) : "inconclusive",
+    base: side((r) => r.base[kpi]),
+    head: side((r) => r.head[kpi]),
+    noise,
+    rounds: n,
+  };
+}
+
+/** The three-way rule of the module comment, on the ratio's interval. */
+export function kpiVerdict(kpi: KpiName, ci: readonly [number, number], regression: number): GateKpiVerdict {
+  const higherIsBetter = KPI_INFO[kpi].better === "higher";
+  // the worsening factor's interval: > 1 means head is worse
+  const [lo, hi] = higherIsBetter ? [1 / ci[1], 1 / ci[0]] : [ci[0], ci[1]];
+  const limit = 1 + regression;
+  if (hi < limit) return "pass";
+  if (lo > 1) return "fail";
+  return "inconclusive";
+}
+
+export interface GateDecision {
+  verdict: GateKpiVerdict;
+  kpis: GateKpiResult[];
+}
+
+/** Every gated KPI compared; the gate fails if any fails, passes if all pass, else inconclusive. */
+export function decide(rounds: readonly GateRound[], options: GateOptions): GateDecision {
+  const kpis = options.kpis.map((kpi) => compareKpi(rounds, kpi, options));
+  const verdict: GateKpiVerdict = kpis.some((k) => k.verdict === "fail") ? "fail" : kpis.every((k) => k.verdict === "pass") ? "pass" : "inconclusive";
+  return { verdict, kpis };
+}
+
+/**
+ * The smallest regression this noise lets the gate tell apart within `rounds` rounds: the
+ * interval's half-width at that many rounds, as a fraction. A threshold below it cannot pass
+ * an unchanged build, nor fail a regression of its own size, reliably.
+ */
+export function resolvableRegression(noise: number, rounds: number, confidence: number): number {
+  if (rounds < 2) return Infinity;
+  return Math.exp(studentTQuantile(0.5 + confidence / 2, rounds - 1) * (noise / Math.sqrt(rounds))) - 1;
+}

@@ -1,0 +1,94 @@
+/**
+ * The gate's result as the CLI prints it (markdown table + verdict) and as its JSON file
+ * (`{"verdict", "kpis": [{"name", "ratio", "ci", "verdict"}], …}`).
+ */
+import { markdownTable } from "markdown-table";
+import { describeConfig, formatMeasured } from "../report/format.js";
+import type { GateResult } from "./run-gate.js";
+
+const ICON = { pass: "✅", fail: "❌", inconclusive: "⚠️" } as const;
+
+export function renderGate(result: GateResult, workload: string): string {
+  const { settings } = result;
+  const conf = `${(settings.confidence * 100).toFixed(0)}%`;
+  const lines = [`## Shadowgate gate: ${workload} — ${ICON[result.verdict]} ${result.verdict}${result.aa ? " (A/A: the base against itself)" : ""}`, ""];
+  if (result.verdict === "inconclusive") {
+    lines.push(`The step ${result.outcome === "fail" ? "fails" : "passes with a warning"} (gate.inconclusive: ${settings.inconclusive}).`, "");
+  }
+  for (const reason of result.reasons) lines.push(`- ${reason}`);
+  if (result.kpis.length > 0) {
+    lines.push(
+      "",
+      markdownTable([
+        ["KPI", "base (median ± sd over rounds)", "head", "head / base", `${conf} interval`, "verdict"],
+        ...result.kpis.map((k) => [
+          k.name,
+          formatMeasured(k.name, k.base.median, k.base.sd),
+          formatMeasured(k.name, k.head.median, k.head.sd),
+          `×${k.ratio.toFixed(3)}`,
+          `${k.ci[0].toFixed(3)}–${k.ci[1].toFixed(3)}`,
+          `${ICON[k.verdict]} ${k.verdict}`,
+        ]),
+      ]),
+    );
+  }
+  lines.push(
+    "",
+    `- Rounds: ${result.rounds.length} × ${(settings.roundMs / 1000).toFixed(0)} s, ${result.mode}; ${(result.loadMs / 1000).toFixed(0)} s of load (budget ${(settings.budgetMs / 1000).toFixed(0)} s); a KPI fails when head is worse for sure and possibly by ${(settings.regression * 100).toFixed(0)}% or more, and passes when ${(settings.regression * 100).toFixed(0)}% is ruled out (${conf} intervals).`,
+    `- Configuration (both sides): ${describeConfig(result.configuration)}`,
+    `- Images: base ${result.images.base}, head ${result.images.head}`,
+  );
+  if (Number.isFinite(result.failing.base)) {
+    lines.push(`- Failed or non-2xx answers: base ${(result.failing.base * 100).toFixed(1)}%, head ${(result.failing.head * 100).toFixed(1)}%`);
+  }
+  for (const warning of result.noiseWarnings) lines.push(`- ⚠️ Noise: ${warning}`);
+  return lines.join("\n");
+}
+
+export interface GateJson {
+  verdict: GateResult["verdict"];
+  outcome: GateResult["outcome"];
+  aa: boolean;
+  mode: GateResult["mode"];
+  reasons: string[];
+  noise_warnings: string[];
+  kpis: { name: string; ratio: number; ci: [number, number]; verdict: string; base_median: number; base_sd: number; head_median: number; head_sd: number; noise: number; rounds: number }[];
+  rounds: number;
+  load_ms: number;
+  regression: number;
+  confidence: number;
+  images: { base: string; head: string };
+  configuration: GateResult["configuration"];
+  failing: { base: number | null; head: number | null };
+}
+
+export function gateJson(result: GateResult): GateJson {
+  const finite = (x: number) => (Number.isFinite(x) ? x : null);
+  return {
+    verdict: result.verdict,
+    outcome: result.outcome,
+    aa: result.aa,
+    mode: result.mode,
+    reasons: result.reasons,
+    noise_warnings: result.noiseWarnings,
+    kpis: result.kpis.map((k) => ({
+      name: k.name,
+      ratio: k.ratio,
+      ci: k.ci,
+      verdict: k.verdict,
+      base_median: k.base.median,
+      base_sd: k.base.sd,
+      head_median: k.head.median,
+      head_sd: k.head.sd,
+      noise: k.noise,
+      rounds: k.rounds,
+    })),
+    rounds: result.rounds.length,
+    load_ms: result.loadMs,
+    regression: result.settings.regression,
+    confidence: result.settings.confidence,
+    images: result.images,
+    configuration: result.configuration,
+    failing: { base: finite(result.failing.base), head: finite(result.failing.head) },
+  };
+}
