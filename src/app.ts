@@ -108,7 +108,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
  * timeout and the stop signals abort the work (which stops waiting at once), and whatever
  * the work leaves — containers, then the run's images — is removed however it ends.
  */
-async function withShadowRuntime<T>(
+export async function withShadowRuntime<T>(
   options: { runId?: string; timeoutMs?: number; logger: Logger },
   work: (context: { runtime: TestcontainersRuntime; runId: string; signal: AbortSignal }) => Promise<T>,
 ): Promise<T> {
