@@ -5,7 +5,7 @@
 import * as core from "@actions/core";
 import { actionsCache } from "./store/cache-store.js";
 import { failsStep, readInputs, OUTPUTS } from "./action/inputs.js";
-import { measureFlow, reportFlow, type FlowDeps } from "./action/flows.js";
+import { gateFlow, measureFlow, reportFlow, type FlowDeps } from "./action/flows.js";
 
 export { INPUTS, OUTPUTS } from "./action/inputs.js";
 
@@ -22,6 +22,16 @@ export async function run(
       cache: deps.cache ?? actionsCache,
       ...(deps.client ? { client: deps.client } : {}),
     };
+    if (inputs.mode === "gate") {
+      const gate = await gateFlow(inputs, flowDeps);
+      core.setOutput(OUTPUTS.gateVerdict, gate.result.verdict);
+      if (gate.jsonFile) core.setOutput(OUTPUTS.gateResults, gate.jsonFile);
+      for (const warning of gate.result.noiseWarnings) core.warning(warning);
+      await writeSummary(gate.markdown);
+      if (gate.result.verdict === "inconclusive") core.warning(`Shadowgate gate inconclusive: ${gate.result.reasons[0] ?? ""}`);
+      if (gate.result.outcome === "fail") core.setFailed(`Shadowgate gate ${gate.result.verdict}: ${gate.result.reasons[0] ?? ""}`);
+      return;
+    }
     const result = inputs.mode === "report" ? await reportFlow(inputs, flowDeps) : await measureFlow(inputs, flowDeps);
     const { doc } = result;
 
@@ -42,11 +52,7 @@ export async function run(
     for (const warning of doc.sloWarnings) {
       core.warning(`current configuration is predicted to breach the SLO ${warning.kpi} ≤ ${warning.limit} (${warning.certainty}: predicted ${warning.predicted.mean.toFixed(3)}, interval ${warning.predicted.lo.toFixed(3)}–${warning.predicted.hi.toFixed(3)})`);
     }
-    try {
-      await core.summary.addRaw(result.markdown, true).write();
-    } catch (error) {
-      core.warning(`could not write the job summary: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    await writeSummary(result.markdown);
     // The failing step is the status check that works everywhere, forks included. In report
     // mode the measuring job already failed; the check run posted here carries the verdict,
     // unless there is none, and then this step must.
@@ -57,5 +63,13 @@ export async function run(
   } catch (error) {
     if (error instanceof Error && error.stack) core.debug(error.stack);
     core.setFailed(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  }
+}
+
+async function writeSummary(markdown: string): Promise<void> {
+  try {
+    await core.summary.addRaw(markdown, true).write();
+  } catch (error) {
+    core.warning(`could not write the job summary: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

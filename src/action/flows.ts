@@ -12,7 +12,8 @@ import { readFileSync, realpathSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "../core/ports.js";
 import { loadConfig } from "../config/load.js";
-import { runShadowgate, writeJsonFile } from "../app.js";
+import { runGateFromConfig, runShadowgate, writeJsonFile, type GateRunOutput } from "../app.js";
+import { checkoutBase } from "./base-checkout.js";
 import { parseResults, type GitHubPlace, type ResultsDoc } from "../results/schema.js";
 import { renderReport } from "../report/markdown.js";
 import { escapeText } from "../report/format.js";
@@ -189,6 +190,55 @@ export async function readResultsFile(file: string): Promise<ResultsDoc> {
 const MAX_RESULTS_BYTES = 20e6;
 
 /** Where the run is on GitHub; none when run outside a workflow (no event, no repository). */
+/**
+ * `gate`: the PR's base commit (a worktree beside the workspace) against its head, both
+ * built and run with the head's current configuration (src/gate/). The base's own config
+ * file, when it has one, must declare the same parameters. Nothing is written to GitHub:
+ * the job summary, the outputs and the step's result carry the verdict.
+ */
+export async function gateFlow(inputs: ActionInputs, deps: FlowDeps): Promise<GateRunOutput> {
+  const context = githubContext(deps.env);
+  const pr = context?.pullRequest;
+  if (!context || !pr) throw new Error("mode gate compares a pull request's head with its base: run it on a pull_request event");
+  const configFile = path.resolve(inputs.configFile);
+  const config = await loadConfig(configFile);
+  const workspace = context.workspace ?? process.cwd();
+  if (config.workload.source.kind !== "build") throw new Error(`mode gate builds the base from source: ${inputs.configFile} names an image (workload.image); give workload.build instead`);
+  const storePath = path.resolve(inputs.storePath ?? config.store.path);
+  const plan = planCache({
+    workload: config.workload.name,
+    eventName: context.eventName,
+    ref: context.ref,
+    ...(context.branch ? { headRef: context.branch } : {}),
+    baseRef: pr.baseRef,
+    ...(context.defaultBranch ? { defaultBranch: context.defaultBranch } : {}),
+    runId: context.runId,
+    runAttempt: context.runAttempt,
+    fromFork: pr.fromFork,
+    policy: inputs.cache,
+  });
+  // the stored A/A noise comes with the history
+  await restoreStore(deps.cache, storePath, plan, deps.logger);
+  const base = await checkoutBase(workspace, pr.baseSha, deps.env.RUNNER_TEMP || undefined);
+  try {
+    const inBase = (file: string) => path.join(base.dir, path.relative(workspace, file));
+    const baseConfig = inBase(configFile);
+    const hasBaseConfig = await stat(baseConfig).then((s) => s.isFile(), () => false);
+    deps.logger.info(`gate: base ${pr.baseSha.slice(0, 7)} (${pr.baseRef}) checked out in ${base.dir}${hasBaseConfig ? "" : `; it has no ${path.relative(workspace, configFile)}`}`);
+    return await runGateFromConfig({
+      configFile,
+      base: { kind: "context", context: inBase(config.workload.source.context) },
+      baseConfigFile: hasBaseConfig ? baseConfig : "missing",
+      jsonFile: inputs.resultsFile,
+      storePath,
+      timeoutMs: inputs.timeoutMs,
+      logger: deps.logger,
+    });
+  } finally {
+    await base.remove();
+  }
+}
+
 function githubContext(env: NodeJS.ProcessEnv): RunContext | undefined {
   return env.GITHUB_EVENT_NAME || env.GITHUB_REPOSITORY ? readRunContext(env) : undefined;
 }

@@ -35,9 +35,11 @@ export const OUTPUTS = {
   bencher: "bencher-file",
   commentUrl: "comment-url",
   checkRunId: "check-run-id",
+  gateVerdict: "gate-verdict",
+  gateResults: "gate-results-file",
 } as const;
 
-export type Mode = "run" | "measure" | "report";
+export type Mode = "run" | "measure" | "report" | "gate";
 export type FailOn = "fail" | "warn" | "never";
 
 export interface ActionInputs {
@@ -87,7 +89,7 @@ export function readInputs(getInput: (name: string) => string, env: NodeJS.Proce
   const storePath = get(INPUTS.store);
 
   return {
-    mode: oneOf(INPUTS.mode, ["run", "measure", "report"] as const, "run"),
+    mode: oneOf(INPUTS.mode, ["run", "measure", "report", "gate"] as const, "run"),
     configFile: get(INPUTS.config) || "shadowgate.yml",
     ...(trials !== undefined ? { trials } : {}),
     ...(storePath ? { storePath } : {}),

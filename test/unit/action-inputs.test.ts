@@ -24,7 +24,7 @@ describe("action inputs", () => {
   });
 
   it("names the input and what was expected for bad values", () => {
-    expect(() => inputs({ mode: "publish" })).toThrow('input mode: expected one of run, measure, report, got "publish"');
+    expect(() => inputs({ mode: "publish" })).toThrow('input mode: expected one of run, measure, report, gate, got "publish"');
     expect(() => inputs({ suggest: "push" })).toThrow('input suggest: expected one of review, commit, none, got "push"');
     expect(() => inputs({ comment: "yes" })).toThrow('input comment: expected true or false, got "yes"');
     expect(() => inputs({ trials: "2.5" })).toThrow('input trials: expected a whole number ≥ 1, got "2.5"');
