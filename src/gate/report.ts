@@ -4,13 +4,13 @@
  */
 import { markdownTable } from "markdown-table";
 import { describeConfig, formatMeasured } from "../report/format.js";
-import type { GateResult } from "./run-gate.js";
+import { formatPercent, type GateResult } from "./run-gate.js";
 
 const ICON = { pass: "✅", fail: "❌", inconclusive: "⚠️" } as const;
 
 export function renderGate(result: GateResult, workload: string): string {
   const { settings } = result;
-  const conf = `${(settings.confidence * 100).toFixed(0)}%`;
+  const conf = formatPercent(settings.confidence);
   const lines = [`## Shadowgate gate: ${workload} — ${ICON[result.verdict]} ${result.verdict}${result.aa ? " (A/A: the base against itself)" : ""}`, ""];
   if (result.verdict === "inconclusive") {
     lines.push(`The step ${result.outcome === "fail" ? "fails" : "passes with a warning"} (gate.inconclusive: ${settings.inconclusive}).`, "");
@@ -34,7 +34,7 @@ export function renderGate(result: GateResult, workload: string): string {
   }
   lines.push(
     "",
-    `- Rounds: ${result.rounds.length} × ${(settings.roundMs / 1000).toFixed(0)} s, ${result.mode}; ${(result.loadMs / 1000).toFixed(0)} s of load (budget ${(settings.budgetMs / 1000).toFixed(0)} s); a KPI fails when head is worse for sure and possibly by ${(settings.regression * 100).toFixed(0)}% or more, and passes when ${(settings.regression * 100).toFixed(0)}% is ruled out (${conf} intervals).`,
+    `- Rounds: ${result.rounds.length} × ${(settings.roundMs / 1000).toFixed(0)} s, ${result.mode}; ${(result.loadMs / 1000).toFixed(0)} s of load (budget ${(settings.budgetMs / 1000).toFixed(0)} s); a KPI fails when head is worse for sure and possibly by ${formatPercent(settings.regression)} or more, and passes when ${formatPercent(settings.regression)} is ruled out (${conf} intervals).`,
     `- Configuration (both sides): ${describeConfig(result.configuration)}`,
     `- Images: base ${result.images.base}, head ${result.images.head}`,
   );

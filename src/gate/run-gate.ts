@@ -244,8 +244,11 @@ async function measureRounds(
     if (deps.signal?.aborted) throw abortReason(deps.signal, "gate aborted");
     let round: GateRound;
     if (mode === "duet") {
-      const [base, head] = await timed(() => Promise.all([measure("base"), measure("head")]));
-      round = { base, head };
+      // the load that starts first gets its connections and each tick's requests out first:
+      // alternate, so that edge cancels over pairs of rounds
+      const first = r % 2 === 0 ? "base" : "head";
+      const [a, b] = await timed(() => Promise.all([measure(first), measure(first === "base" ? "head" : "base")]));
+      round = first === "base" ? { base: a, head: b } : { base: b, head: a };
     } else if (r % 2 === 0) {
       const base = await timed(() => measure("base"));
       round = { base, head: await timed(() => measure("head")) };
@@ -260,7 +263,10 @@ async function measureRounds(
     if (fixedRounds === undefined && decision.verdict !== "inconclusive") break;
     if (fixedRounds === undefined && loadMs + perRound > settings.budgetMs) break;
   }
-  return { rounds, failing, loadMs, decision, roundsInBudget: maxRounds };
+  // what the budget allows at the pace actually measured (rounds take longer than their windows)
+  const pace = rounds.length > 0 ? Math.max(perRound, (loadMs - warmups) / rounds.length) : perRound;
+  const affordable = fixedRounds ?? Math.max(MIN_ROUNDS, Math.floor((settings.budgetMs - warmups) / pace));
+  return { rounds, failing, loadMs, decision, roundsInBudget: affordable };
 }
 
 function summarise(
@@ -281,11 +287,11 @@ function summarise(
     verdict = "fail";
     reasons.push(`The head failed or answered non-2xx to ${percent(failing.head)} of the requests, against ${percent(failing.base)} for the base.`);
   }
-  const threshold = `${(settings.regression * 100).toFixed(0)}%`;
+  const threshold = formatPercent(settings.regression);
   const worse = decision.kpis.filter((k) => k.verdict === "fail");
   const unclear = decision.kpis.filter((k) => k.verdict === "inconclusive");
   const describe = (k: GateKpiResult) =>
-    `${k.name} ×${k.ratio.toFixed(3)} (${(settings.confidence * 100).toFixed(0)}% interval ${k.ci[0].toFixed(3)}–${k.ci[1].toFixed(3)}; base ${formatMeasured(k.name, k.base.median, k.base.sd)}, head ${formatMeasured(k.name, k.head.median, k.head.sd)})`;
+    `${k.name} ×${k.ratio.toFixed(3)} (${formatPercent(settings.confidence)} interval ${k.ci[0].toFixed(3)}–${k.ci[1].toFixed(3)}; base ${formatMeasured(k.name, k.base.median, k.base.sd)}, head ${formatMeasured(k.name, k.head.median, k.head.sd)})`;
   if (worse.length > 0) reasons.push(`The head is worse than the base, possibly by ${threshold} or more: ${worse.map(describe).join("; ")}.`);
   if (unclear.length > 0 && worse.length === 0) {
     reasons.push(`Not clear after ${measured.rounds.length} rounds (${(measured.loadMs / 1000).toFixed(0)} s of load): ${unclear.map(describe).join("; ")}.`);
@@ -322,6 +328,11 @@ function summarise(
     loadMs: measured.loadMs,
     settings: pickSettings(settings),
   };
+}
+
+/** 0.1 → "10%", 0.005 → "0.5%", 0.125 → "12.5%". */
+export function formatPercent(fraction: number): string {
+  return `${Number((fraction * 100).toFixed(2))}%`;
 }
 
 export function outcomeOf(verdict: GateKpiVerdict, inconclusive: GateSettings["inconclusive"]): "pass" | "fail" {
