@@ -18,6 +18,8 @@ import { parseStoredModel, shouldRetune, toStoredModel, type StoredModel } from 
 import { recommend, type Recommendation } from "./decide/recommend.js";
 import { gateVerdict, type Verdict } from "./decide/verdict.js";
 import { sweepMostInfluential, type Sweep } from "./decide/sweep.js";
+import { foresee, type Foresight } from "./decide/foresight.js";
+import { atLoad, loadOf, modelCatalog, withLoadColumn } from "./model/load-level.js";
 import { describeConfig, formatMeasured, kpiLabel } from "./report/format.js";
 
 export interface PipelineDeps {
@@ -64,6 +66,8 @@ export interface RunResult {
   sweep: Sweep | null;
   /** how the configurations were chosen, batch by batch */
   search: SearchSummary;
+  /** at what load the SLOs are predicted to break (when trials ran at several load levels, or a growth is set) */
+  foresight: Foresight | null;
   /** where the wall time went, ms */
   timings: { imageMs: number; startStopMs: number; loadMs: number; trainMs: number; recommendMs: number; totalMs: number };
 }
@@ -120,7 +124,8 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
   let batchesMeasured = 0;
   // for progress lines: the trials a run without an early stop measures (bridge and repeated anchor included)
   const planned = config.shadows.trials + (previous ? 1 : 0);
-  const total = planned + (Math.ceil(planned / config.shadows.parallel) >= 3 && config.shadows.parallel > 1 ? 1 : 0);
+  const levels = config.traffic.levels;
+  const total = (planned + (Math.ceil(planned / config.shadows.parallel) >= 3 && config.shadows.parallel > 1 ? 1 : 0)) * levels.length;
 
   /** Measures planned trials in shadow batches (within the CPU budget); returns the measured ones. */
   const measureItems = async (items: PlannedTrial[]): Promise<Trial[]> => {
@@ -137,8 +142,10 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
         }
         const trial: Trial = { ...outcome, id: `${deps.runId}-${done}`, runId: deps.runId, at: now().toISOString() };
         trials.push(trial);
-        measuredNow.push(trial);
-        logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
+        // the search (and "best so far") judge configurations at today's load
+        if (loadOf(trial) === 1) measuredNow.push(trial);
+        const level = loadOf(trial) === 1 ? "" : ` at ${loadOf(trial)}× load`;
+        logger.info(`trial ${done}/${total}${trial.anchor ? " (current)" : ""}${level}: ${describeConfig(trial.config)} → ${describeKpis(trial)}; best so far: ${bestSoFar(trials, config)}`);
         const failing = trial.kpis["errors.rate"] + trial.kpis["non2xx.rate"];
         if (failing > MOSTLY_FAILING && !trial.anchor) {
           logger.warn(`trial ${done}/${total}: ${(failing * 100).toFixed(0)}% of requests failed or got a non-2xx answer`);
@@ -163,7 +170,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
       items.push({ config: config.current, anchor: true });
       anchorRepeated = true;
     }
-    search.measured(next, await measureItems(items), trials);
+    search.measured(next, await measureItems(items), todays(trials));
   }
   if (!anchorRepeated && search.stoppedEarlyReason !== null && repeatAnchor()) await measureItems([{ config: config.current, anchor: true }]);
   await saveAgent(config, deps, search.agent);
@@ -172,7 +179,10 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
   await deps.store.save(updated);
 
   t = Date.now();
-  const { model, reused } = await trainWithStoredModel(updated, config, deps);
+  const catalog = modelCatalog(config.parameters, updated, levels);
+  const { model: loadModel, reused } = await trainWithStoredModel(updated, catalog, config, deps);
+  // today's answers (recommendation, sweep) at level 1; foresight reads the whole model
+  const model = atLoad(loadModel, catalog, 1);
   timings.trainMs = Date.now() - t;
   logger.info(`model: trained on ${model.trainedOn} trials in ${timings.trainMs} ms${reused ? " (hyper-parameters kept from the stored model)" : " (hyper-parameters chosen by cross-validation)"}`);
 
@@ -194,6 +204,16 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     heldAt: recommendation.keepCurrent ? "current" : "recommended",
     kpi: config.objective.kpi,
   });
+  const maxLevel = Math.max(1, ...updated.trials.map(loadOf));
+  const foresight = foresee({
+    model: loadModel,
+    current: config.current,
+    ...(recommendation.keepCurrent ? {} : { recommended: recommendation.recommended }),
+    slo: config.slo,
+    ...(config.growth !== undefined ? { growth: config.growth } : {}),
+    maxLevel: catalog === config.parameters ? 1 : maxLevel,
+  });
+  for (const line of foresight?.lines ?? []) logger.info(`foresight: ${line}`);
   timings.recommendMs = Date.now() - t;
   timings.totalMs = Date.now() - started;
   const verdict = gateVerdict({ trials, slo: config.slo, predictedBreaches: recommendation.currentBreaches });
@@ -229,6 +249,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     verdict,
     sweep,
     search: search.summary(),
+    foresight,
     timings,
   };
 }
@@ -238,9 +259,9 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
  * grown less than RETUNE_GROWTH since they were chosen; an unusable stored model is rebuilt
  * with a warning. The new model's summary is stored for the next run.
  */
-async function trainWithStoredModel(history: History, config: ShadowgateConfig, deps: PipelineDeps): Promise<{ model: ForestModel; reused: boolean }> {
+async function trainWithStoredModel(history: History, catalog: ParameterCatalog, config: ShadowgateConfig, deps: PipelineDeps): Promise<{ model: ForestModel; reused: boolean }> {
   const { store, logger } = deps;
-  const encoder = featureEncoder(config.parameters);
+  const encoder = featureEncoder(catalog);
   const { engine } = config.model;
   let reuse: StoredModel | undefined;
   const raw = store.loadModel ? await store.loadModel(config.workload.name) : undefined;
@@ -249,7 +270,8 @@ async function trainWithStoredModel(history: History, config: ShadowgateConfig, 
     if (typeof stored === "string") logger.warn(`stored model ignored (${stored}); rebuilt from the history`);
     else if (!shouldRetune(stored, history.trials.length)) reuse = stored;
   }
-  const model = trainModels(history, config.parameters, { seed: config.shadows.seed, anchorRunId: deps.runId, engine, ...(reuse ? { reuse: reuse.params } : {}) });
+  const withLoad = catalog !== config.parameters;
+  const model = trainModels(withLoad ? withLoadColumn(history) : history, catalog, { seed: config.shadows.seed, anchorRunId: deps.runId, engine, ...(reuse ? { reuse: reuse.params } : {}) });
   if (store.saveModel) {
     const tunedAt = reuse ? reuse.tunedAtTrials : history.trials.length;
     await store.saveModel(config.workload.name, toStoredModel(model, history.trials.length, tunedAt, (deps.now ?? (() => new Date()))()));
@@ -293,14 +315,14 @@ async function measureBatch(
   try {
     t = Date.now();
     const results = await Promise.all(
-      batch.map(async (item, i): Promise<Measured> => {
+      batch.map(async (item, i): Promise<Measured[]> => {
         const shadow = started[i]!;
-        if (shadow.status === "rejected") return { config: item.config, error: errorText(shadow.reason) };
-        return measureOne(shadow.value, item, config, deps);
+        if (shadow.status === "rejected") return [{ config: item.config, error: errorText(shadow.reason) }];
+        return measureLevels(shadow.value, item, config, deps);
       }),
     );
     timings.loadMs += Date.now() - t;
-    return results;
+    return results.flat();
   } finally {
     t = Date.now();
     await Promise.allSettled(running.map((shadow) => shadow.stop()));
@@ -308,11 +330,34 @@ async function measureBatch(
   }
 }
 
+/**
+ * One shadow at each load level in turn (ascending; the warm-up before the first): one
+ * measurement per level. The anchor is the current configuration at today's level, 1.
+ * A level scales the connections (closed loop) or the rate (when one is set).
+ */
+async function measureLevels(
+  shadow: RunningShadow,
+  item: { config: Configuration; anchor: boolean },
+  config: ShadowgateConfig,
+  deps: PipelineDeps,
+): Promise<Measured[]> {
+  const out: Measured[] = [];
+  const { levels } = config.traffic;
+  for (const [i, level] of levels.entries()) {
+    const measured = await measureOne(shadow, { config: item.config, anchor: item.anchor && level === 1 }, config, deps, { level, warm: i > 0 });
+    out.push(levels.length > 1 ? { ...measured, load: level } : measured);
+    // a shadow that failed at one level says nothing more at the next
+    if ("error" in measured) break;
+  }
+  return out;
+}
+
 async function measureOne(
   shadow: RunningShadow,
   item: { config: Configuration; anchor: boolean },
   config: ShadowgateConfig,
   deps: PipelineDeps,
+  at: { level: number; warm: boolean } = { level: 1, warm: false },
 ): Promise<Measured> {
   const { traffic } = config;
   try {
@@ -322,12 +367,13 @@ async function measureOne(
       shadow.url,
       deps.traffic.requests,
       {
-        connections: traffic.connections,
-        warmupMs: traffic.warmupMs,
+        connections: traffic.rate !== undefined ? traffic.connections : Math.max(1, Math.round(traffic.connections * at.level)),
+        // the level before this one warmed the shadow up (a short settle for the new load)
+        warmupMs: at.warm ? Math.min(traffic.warmupMs, 1000) : traffic.warmupMs,
         durationMs: traffic.durationMs,
         windowMs: traffic.windowMs,
         timeoutMs: traffic.timeoutMs,
-        ...(traffic.rate !== undefined ? { rate: traffic.rate } : {}),
+        ...(traffic.rate !== undefined ? { rate: Math.max(1, traffic.rate * at.level) } : {}),
         onMeasureStart: () => {
           sampler = shadow.sampleResources();
         },
@@ -415,8 +461,15 @@ function describeKpis(trial: Trial): string {
   return shown.map((kpi) => `${kpiLabel(kpi)} ${formatMeasured(kpi, trial.kpis[kpi], trial.spread[kpi])}`).join(", ");
 }
 
+/** The trials measured at today's load (level 1). */
+function todays(trials: Trial[]): Trial[] {
+  return trials.filter((trial) => loadOf(trial) === 1);
+}
+
 function bestSoFar(trials: Trial[], config: ShadowgateConfig): string {
   const { kpi, goal } = config.objective;
-  const best = trials.reduce((a, b) => ((goal === "minimize" ? b.kpis[kpi] < a.kpis[kpi] : b.kpis[kpi] > a.kpis[kpi]) ? b : a));
+  const today = todays(trials);
+  if (today.length === 0) return "none yet at today's load";
+  const best = today.reduce((a, b) => ((goal === "minimize" ? b.kpis[kpi] < a.kpis[kpi] : b.kpis[kpi] > a.kpis[kpi]) ? b : a));
   return `${kpi} ${formatMeasured(kpi, best.kpis[kpi], best.spread[kpi])} with ${describeConfig(best.config)}`;
 }

@@ -63,8 +63,12 @@ export interface ShadowgateConfig {
     timeoutMs: number;
     /** fixed total request rate; closed loop when absent */
     rate?: number;
+    /** load levels each configuration is measured at, ascending, 1 included (multiples of today's traffic) */
+    levels: number[];
   };
   slo: Slo;
+  /** expected traffic growth (a multiple of today's): the report says whether the SLOs hold there */
+  growth?: number;
   objective: Objective;
   store: { path: string };
   /** the forest engine (docs/adr/003-forest-engine.md) */
@@ -164,6 +168,20 @@ const fraction = (what: string, min: number, max: number) =>
     }
     return f;
   });
+
+const LEVELS_EXPECTED = "expected load levels as multiples of today's traffic, e.g. [0.5, 1, 2] (each > 0 and ≤ 20, 1 included)";
+
+/** "1.5x", "1.5×", "150%" or 1.5: expected traffic growth as a multiple of today's. */
+const growth = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const text = typeof value === "number" ? String(value) : value.trim();
+  const match = /^(\d+(?:\.\d+)?)\s*(x|×|%)?$/i.exec(text);
+  const factor = match ? (match[2] === "%" ? Number(match[1]) / 100 : Number(match[1])) : NaN;
+  if (!(factor > 1 && factor <= 20)) {
+    ctx.addIssue({ code: "custom", message: `expected the expected traffic growth as a multiple above 1 like "1.5x" (at most 20x), got ${show(value)}` });
+    return z.NEVER;
+  }
+  return factor;
+});
 
 const GATE_DEFAULTS = { mode: "duet", regression: 0.1, confidence: 0.95, inconclusive: "pass", budget: 180_000, round: 5000 } as const;
 
@@ -274,10 +292,15 @@ const rawSchema = z.strictObject({
       window: duration("duration").default(1000),
       timeout: duration("duration").default(10_000),
       rate: z.number({ error: "expected a request rate ≥ 1 per second" }).min(1, { error: "expected a request rate ≥ 1 per second" }).optional(),
+      levels: z
+        .array(z.number({ error: LEVELS_EXPECTED }).positive({ error: LEVELS_EXPECTED }).max(20, { error: LEVELS_EXPECTED }), { error: LEVELS_EXPECTED })
+        .min(1, { error: LEVELS_EXPECTED })
+        .default([1]),
     },
     { error: "expected a traffic section with at least a file" },
   ),
   slo: z.partialRecord(kpiName, z.union([z.number(), z.string()])).default({}),
+  growth: growth.optional(),
   objective: z
     .union([z.strictObject({ minimize: kpiName }), z.strictObject({ maximize: kpiName })], {
       error: "expected {minimize: KPI} or {maximize: KPI}",
@@ -396,6 +419,8 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
   if (traffic.warmup > 0 && traffic.warmup < 500) issues.push({ path: ["traffic", "warmup"], message: "expected 0 or at least 500ms" });
   if (traffic.duration < 1000) issues.push({ path: ["traffic", "duration"], message: "expected a measured window of at least 1s" });
   if (traffic.window > traffic.duration) issues.push({ path: ["traffic", "window"], message: "expected a sub-window no longer than the duration" });
+  if (!traffic.levels.includes(1)) issues.push({ path: ["traffic", "levels"], message: `expected today's level 1 among the load levels (the anchor is measured there), got [${traffic.levels.join(", ")}]` });
+  if (raw.growth !== undefined && Object.keys(raw.slo).length === 0) issues.push({ path: ["growth"], message: "expected an slo as well: growth says whether the SLOs still hold at that load" });
 
   return {
     workload: {
@@ -429,8 +454,10 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
       windowMs: traffic.window,
       timeoutMs: traffic.timeout,
       ...(traffic.rate !== undefined ? { rate: traffic.rate } : {}),
+      levels: [...new Set(traffic.levels)].sort((a, b) => a - b),
     },
     slo,
+    ...(raw.growth !== undefined ? { growth: raw.growth } : {}),
     objective,
     store: raw.store,
     model: raw.model,

@@ -124,6 +124,11 @@ export interface Trial {
   anchor: boolean;
   /** requests answered in the measured window */
   requests: number;
+  /**
+   * the load it was measured at, as a multiple of today's traffic (traffic.levels: the
+   * connections, or the rate when one is set, times this); absent means 1
+   */
+  load?: number;
 }
 
 /**

@@ -11,9 +11,14 @@
  * - inconclusive: neither (too few rounds for this noise).
  * So a true regression of exactly the threshold fails about as often as the interval covers,
  * and a significant but small regression (whole interval below the threshold) passes.
+ *
+ * The gate looks after every round and stops at the first clear verdict. Looking K times at a
+ * 95% interval would fail an unchanged build far more often than 5% (the first of K chances
+ * wins), so each look uses Pocock's wider per-look level for K planned looks (`looks`), which
+ * keeps the overall error at the configured confidence.
  */
 import { KPI_INFO, type KpiName, type Kpis } from "../core/types.js";
-import { mean, median, stdev, studentTQuantile } from "../core/stats.js";
+import { mean, median, normalCdf, stdev, studentTQuantile } from "../core/stats.js";
 
 export type GateKpiVerdict = "pass" | "fail" | "inconclusive";
 
@@ -42,8 +47,32 @@ export interface GateOptions {
   kpis: readonly KpiName[];
   /** the regression that must not pass, as a fraction (0.1 = 10% worse) */
   regression: number;
-  /** of the two-sided interval, e.g. 0.95 */
+  /** overall, of the two-sided interval, e.g. 0.95 */
   confidence: number;
+  /** looks planned (the gate decides after each round from the third): the per-look level widens with them; default 1 */
+  looks?: number;
+}
+
+/** Pocock's critical values for K equally spaced looks at an overall two-sided 5% (Pocock 1977; K > 20 extended by its slope per doubling). */
+const POCOCK_05: readonly [number, number][] = [[1, 1.96], [2, 2.178], [3, 2.289], [4, 2.361], [5, 2.413], [6, 2.453], [7, 2.485], [8, 2.512], [9, 2.535], [10, 2.555], [15, 2.626], [20, 2.672]];
+
+/**
+ * The per-look confidence for `looks` looks that keeps the overall confidence: Pocock's
+ * nominal per-look error at 5%, scaled to the configured error (an approximation away from 5%).
+ */
+export function perLookConfidence(confidence: number, looks: number): number {
+  const k = Math.max(1, Math.round(looks));
+  if (k === 1) return confidence;
+  let c: number;
+  if (k >= 20) c = 2.672 + 0.117 * Math.log2(k / 20);
+  else {
+    const i = POCOCK_05.findIndex(([n]) => n >= k);
+    const [k1, c1] = POCOCK_05[i]!;
+    const [k0, c0] = POCOCK_05[Math.max(0, i - 1)]!;
+    c = k1 === k ? c1 : c0 + ((c1 - c0) * (k - k0)) / (k1 - k0);
+  }
+  const nominal = 2 * (1 - normalCdf(c)); // per-look error at an overall 5%
+  return 1 - (1 - confidence) * (nominal / 0.05);
 }
 
 /** KPIs the gate can compare by ratio: always positive when measured. */
@@ -60,7 +89,8 @@ export function compareKpi(rounds: readonly GateRound[], kpi: KpiName, options: 
   const n = logs.length;
   const centre = n > 0 ? mean(logs) : 0;
   const noise = stdev(logs);
-  const half = n >= 2 ? studentTQuantile(0.5 + options.confidence / 2, n - 1) * (noise / Math.sqrt(n)) : Infinity;
+  const level = perLookConfidence(options.confidence, options.looks ?? 1);
+  const half = n >= 2 ? studentTQuantile(0.5 + level / 2, n - 1) * (noise / Math.sqrt(n)) : Infinity;
   const ci: [number, number] = [Math.exp(centre - half), Math.exp(centre + half)];
   return {
     name: kpi,
@@ -102,7 +132,12 @@ export function decide(rounds: readonly GateRound[], options: GateOptions): Gate
  * interval's half-width at that many rounds, as a fraction. A threshold below it cannot pass
  * an unchanged build, nor fail a regression of its own size, reliably.
  */
-export function resolvableRegression(noise: number, rounds: number, confidence: number): number {
+export function resolvableRegression(noise: number, rounds: number, confidence: number, looks = 1): number {
   if (rounds < 2) return Infinity;
-  return Math.exp(studentTQuantile(0.5 + confidence / 2, rounds - 1) * (noise / Math.sqrt(rounds))) - 1;
+  return Math.exp(studentTQuantile(0.5 + perLookConfidence(confidence, looks) / 2, rounds - 1) * (noise / Math.sqrt(rounds))) - 1;
+}
+
+/** Looks a gate of at most `maxRounds` rounds makes: one after each round from the MIN_ROUNDS-th. */
+export function looksFor(maxRounds: number): number {
+  return Math.max(1, maxRounds - MIN_ROUNDS + 1);
 }

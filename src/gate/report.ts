@@ -10,7 +10,7 @@ const ICON = { pass: "✅", fail: "❌", inconclusive: "⚠️" } as const;
 
 export function renderGate(result: GateResult, workload: string): string {
   const { settings } = result;
-  const conf = formatPercent(settings.confidence);
+  const conf = formatPercent(Number(result.intervalLevel.toFixed(4)));
   const lines = [`## Shadowgate gate: ${workload} — ${ICON[result.verdict]} ${result.verdict}${result.aa ? " (A/A: the base against itself)" : ""}`, ""];
   if (result.verdict === "inconclusive") {
     lines.push(`The step ${result.outcome === "fail" ? "fails" : "passes with a warning"} (gate.inconclusive: ${settings.inconclusive}).`, "");
@@ -34,7 +34,7 @@ export function renderGate(result: GateResult, workload: string): string {
   }
   lines.push(
     "",
-    `- Rounds: ${result.rounds.length} × ${(settings.roundMs / 1000).toFixed(0)} s, ${result.mode}; ${(result.loadMs / 1000).toFixed(0)} s of load (budget ${(settings.budgetMs / 1000).toFixed(0)} s); a KPI fails when head is worse for sure and possibly by ${formatPercent(settings.regression)} or more, and passes when ${formatPercent(settings.regression)} is ruled out (${conf} intervals).`,
+    `- Rounds: ${result.rounds.length} × ${(settings.roundMs / 1000).toFixed(0)} s, ${result.mode}; ${(result.loadMs / 1000).toFixed(0)} s of load (budget ${(settings.budgetMs / 1000).toFixed(0)} s); a KPI fails when head is worse for sure and possibly by ${formatPercent(settings.regression)} or more, and passes when ${formatPercent(settings.regression)} is ruled out (${conf} intervals${result.looks > 1 ? `: ${formatPercent(settings.confidence)} overall over up to ${result.looks} looks, Pocock` : ""}).`,
     `- Configuration (both sides): ${describeConfig(result.configuration)}`,
     `- Images: base ${result.images.base}, head ${result.images.head}`,
   );
@@ -55,6 +55,8 @@ export interface GateJson {
   kpis: { name: string; ratio: number; ci: [number, number]; verdict: string; base_median: number; base_sd: number; head_median: number; head_sd: number; noise: number; rounds: number }[];
   rounds: number;
   load_ms: number;
+  looks: number;
+  interval_level: number;
   regression: number;
   confidence: number;
   images: { base: string; head: string };
@@ -85,6 +87,8 @@ export function gateJson(result: GateResult): GateJson {
     })),
     rounds: result.rounds.length,
     load_ms: result.loadMs,
+    looks: result.looks,
+    interval_level: result.intervalLevel,
     regression: result.settings.regression,
     confidence: result.settings.confidence,
     images: result.images,

@@ -21,7 +21,7 @@ import type { LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } 
 import type { Kpis } from "../core/types.js";
 import type { ShadowgateConfig, GateSettings } from "../config/schema.js";
 import { describeConfig, formatMeasured, kpiLabel } from "../report/format.js";
-import { decide, resolvableRegression, MIN_ROUNDS, type GateDecision, type GateKpiResult, type GateKpiVerdict, type GateRound } from "./compare.js";
+import { decide, looksFor, perLookConfidence, resolvableRegression, MIN_ROUNDS, type GateDecision, type GateKpiResult, type GateKpiVerdict, type GateRound } from "./compare.js";
 import type { NoiseProfile } from "./noise.js";
 
 export type GateMode = GateSettings["mode"] | "sequential";
@@ -79,6 +79,9 @@ export interface GateResult {
   failing: { base: number; head: number };
   /** wall time under load (warm-ups included), ms */
   loadMs: number;
+  /** looks planned, and the level of each KPI's interval that keeps `settings.confidence` over them */
+  looks: number;
+  intervalLevel: number;
   settings: Pick<GateSettings, "regression" | "confidence" | "inconclusive" | "budgetMs" | "roundMs">;
 }
 
@@ -111,6 +114,8 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
     rounds: [],
     failing: { base: NaN, head: NaN },
     loadMs: 0,
+    looks: 0,
+    intervalLevel: settings.confidence,
     settings: pickSettings(settings),
   });
 
@@ -175,6 +180,8 @@ interface Measured {
   decision: GateDecision;
   /** rounds the budget allows in this mode */
   roundsInBudget: number;
+  /** looks planned: each KPI's interval is at the per-look level for this many */
+  looks: number;
 }
 
 async function measureRounds(
@@ -186,7 +193,7 @@ async function measureRounds(
 ): Promise<Measured> {
   const settings = config.gate;
   const { traffic } = config;
-  const options = { kpis: settings.kpis, regression: settings.regression, confidence: settings.confidence };
+  const base = { kpis: settings.kpis, regression: settings.regression, confidence: settings.confidence };
   const rounds: GateRound[] = [];
   const failing = { base: [] as number[], head: [] as number[] };
   let loadMs = 0;
@@ -231,14 +238,18 @@ async function measureRounds(
   const warmups = (mode === "duet" ? 1 : 2) * traffic.warmupMs;
   const roundsInBudget = Math.max(0, Math.floor((settings.budgetMs - warmups) / perRound));
   if (mode === "sequential") {
+    const options = base;
     const n = fixedRounds ?? Math.max(MIN_ROUNDS, roundsInBudget);
     const baseRounds: Kpis[] = [];
     for (let i = 0; i < n; i++) baseRounds.push(await timed(() => measure("base")));
     for (let i = 0; i < n; i++) rounds.push({ base: baseRounds[i]!, head: await timed(() => measure("head")) });
-    return { rounds, failing, loadMs, decision: decide(rounds, options), roundsInBudget: n };
+    return { rounds, failing, loadMs, decision: decide(rounds, options), roundsInBudget: n, looks: 1 };
   }
 
   const maxRounds = fixedRounds ?? Math.max(MIN_ROUNDS, roundsInBudget);
+  // a fixed number of rounds is looked at once; a sequential gate after every round
+  const looks = fixedRounds === undefined ? looksFor(maxRounds) : 1;
+  const options = { ...base, looks };
   let decision = decide(rounds, options);
   for (let r = 0; r < maxRounds; r++) {
     if (deps.signal?.aborted) throw abortReason(deps.signal, "gate aborted");
@@ -266,7 +277,7 @@ async function measureRounds(
   // what the budget allows at the pace actually measured (rounds take longer than their windows)
   const pace = rounds.length > 0 ? Math.max(perRound, (loadMs - warmups) / rounds.length) : perRound;
   const affordable = fixedRounds ?? Math.max(MIN_ROUNDS, Math.floor((settings.budgetMs - warmups) / pace));
-  return { rounds, failing, loadMs, decision, roundsInBudget: affordable };
+  return { rounds, failing, loadMs, decision, roundsInBudget: affordable, looks };
 }
 
 function summarise(
@@ -276,6 +287,7 @@ function summarise(
   const { config, mode } = context;
   const settings = config.gate;
   const { decision } = measured;
+  const level = perLookConfidence(settings.confidence, measured.looks);
   const failing = { base: mean(measured.failing.base), head: mean(measured.failing.head) };
   let verdict = decision.verdict;
   const reasons: string[] = [];
@@ -291,7 +303,7 @@ function summarise(
   const worse = decision.kpis.filter((k) => k.verdict === "fail");
   const unclear = decision.kpis.filter((k) => k.verdict === "inconclusive");
   const describe = (k: GateKpiResult) =>
-    `${k.name} ×${k.ratio.toFixed(3)} (${formatPercent(settings.confidence)} interval ${k.ci[0].toFixed(3)}–${k.ci[1].toFixed(3)}; base ${formatMeasured(k.name, k.base.median, k.base.sd)}, head ${formatMeasured(k.name, k.head.median, k.head.sd)})`;
+    `${k.name} ×${k.ratio.toFixed(3)} (${formatPercent(level)} interval ${k.ci[0].toFixed(3)}–${k.ci[1].toFixed(3)}; base ${formatMeasured(k.name, k.base.median, k.base.sd)}, head ${formatMeasured(k.name, k.head.median, k.head.sd)})`;
   if (worse.length > 0) reasons.push(`The head is worse than the base, possibly by ${threshold} or more: ${worse.map(describe).join("; ")}.`);
   if (unclear.length > 0 && worse.length === 0) {
     reasons.push(`Not clear after ${measured.rounds.length} rounds (${(measured.loadMs / 1000).toFixed(0)} s of load): ${unclear.map(describe).join("; ")}.`);
@@ -305,7 +317,7 @@ function summarise(
   for (const k of decision.kpis) {
     const stored = context.noise?.kpis[k.name];
     const noise = stored ?? k.noise;
-    const resolvable = resolvableRegression(noise, measured.roundsInBudget, settings.confidence);
+    const resolvable = resolvableRegression(noise, measured.roundsInBudget, settings.confidence, measured.looks);
     if (Number.isFinite(resolvable) && resolvable > settings.regression) {
       noiseWarnings.push(
         `${k.name}: the threshold ${threshold} is below what this runner resolves in ${measured.roundsInBudget} rounds (≈ ${(resolvable * 100).toFixed(1)}%, from the noise ${stored !== undefined ? `of the A/A run of ${context.noise!.at}` : "of this run"}, ${(noise * 100).toFixed(1)}% per round).`,
@@ -326,6 +338,8 @@ function summarise(
     rounds: measured.rounds,
     failing,
     loadMs: measured.loadMs,
+    looks: measured.looks,
+    intervalLevel: level,
     settings: pickSettings(settings),
   };
 }

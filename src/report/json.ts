@@ -35,6 +35,7 @@ export function toResultsJson(result: RunResult, extras: ResultsExtras = {}): Re
       kpis: trial.kpis,
       spread: trial.spread,
       requests: trial.requests,
+      ...(trial.load !== undefined ? { load: trial.load } : {}),
     })),
     failures: result.failures,
     current: { config: rec.current.config, predicted: withoutDraws(rec.current.predicted) },
@@ -56,6 +57,9 @@ export function toResultsJson(result: RunResult, extras: ResultsExtras = {}): Re
     model: result.model as ResultsDoc["model"],
     history: result.history,
     search: result.search,
+    foresight: result.foresight
+      ? { ...result.foresight, configs: result.foresight.configs.map((c) => ({ ...c, breaksAt: c.breaksAt ? { ...c.breaksAt, predicted: stripDraws(c.breaksAt.predicted) } : null, atGrowth: c.atGrowth?.map((g) => ({ ...g, predicted: stripDraws(g.predicted) })) ?? null })) }
+      : null,
     timings: result.timings,
     github: extras.github ?? null,
   };

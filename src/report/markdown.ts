@@ -38,6 +38,7 @@ export function renderReport(doc: ResultsDoc, options: { maxBytes?: number } = {
     { name: "verdict", ...verdictSection(doc, `# Shadowgate · ${escapeText(doc.workload)}`) },
     { name: "further reasons", text: otherReasons(doc), drop: 7 },
     { name: "SLO warnings", text: sloWarnings(doc), drop: 9 },
+    { name: "foresight", text: foresightSection(doc, "##"), drop: 7.5 },
     { name: "recommendation", text: recommendationLine(doc), drop: 8 },
     {
       name: "comparison table",
@@ -116,6 +117,13 @@ export function sloWarnings(doc: ResultsDoc): string {
         `> [!WARNING]\n> The current configuration is ${breach.certainty === "likely" ? "predicted to breach" : "at risk of breaching"} the SLO ${breach.kpi} ${sloBound(breach.kpi)} ${formatKpi(breach.kpi, breach.limit)}: predicted ${formatPrediction(breach.kpi, breach.predicted)}.`,
     )
     .join("\n\n");
+}
+
+/** Foresight: at what load each SLO is predicted to break (decide/foresight.ts wrote the sentences). */
+export function foresightSection(doc: ResultsDoc, heading: string): string {
+  const lines = doc.foresight?.lines ?? [];
+  if (lines.length === 0) return "";
+  return `${heading} Foresight\n\n${lines.map((line) => `- ${escapeText(line)}`).join("\n")}`;
 }
 
 /** What to do: the recommended change and its predicted gain, or why to keep the current configuration. */
@@ -259,7 +267,9 @@ export function trialPriority(doc: ResultsDoc): number[] {
 /** Every trial of the run (or those in `keep`), with spreads; ★ marks the anchors. */
 export function trialsTable(doc: ResultsDoc, options: { keep?: ReadonlySet<number>; compact?: boolean } = {}): string {
   const names = doc.parameters.map((p) => p.name);
-  const header = ["#", ...names.map((n) => inlineCode(n, { inTable: true })), ...KPI_NAMES.map(kpiLabel)];
+  // with load levels (foresight), a configuration has one row per level
+  const levels = doc.trials.some((trial) => trial.load !== undefined);
+  const header = ["#", ...names.map((n) => inlineCode(n, { inTable: true })), ...(levels ? ["load"] : []), ...KPI_NAMES.map(kpiLabel)];
   const rows = doc.trials.flatMap((trial, i) =>
     options.keep && !options.keep.has(i)
       ? []
@@ -267,12 +277,13 @@ export function trialsTable(doc: ResultsDoc, options: { keep?: ReadonlySet<numbe
           [
             `${i + 1}${trial.anchor ? " ★" : ""}`,
             ...names.map((n) => escapeCell(formatValue(trial.config[n] ?? "–"))),
+            ...(levels ? [`${formatValue(trial.load ?? 1)}×`] : []),
             ...KPI_NAMES.map((kpi) => formatMeasured(kpi, trial.kpis[kpi], trial.spread[kpi])),
           ],
         ],
   );
   return markdownTable([header, ...rows], {
-    align: ["l", ...names.map(() => "r" as const), ...KPI_NAMES.map(() => "r" as const)],
+    align: ["l", ...names.map(() => "r" as const), ...(levels ? ["r" as const] : []), ...KPI_NAMES.map(() => "r" as const)],
     alignDelimiters: !options.compact,
   });
 }

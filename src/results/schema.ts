@@ -45,6 +45,24 @@ const trial = z.object({
   kpis,
   spread: kpis,
   requests: z.number().int().min(0),
+  /** the load level it ran at (absent: 1) */
+  load: z.number().positive().optional(),
+});
+
+const foresightSchema = z.object({
+  maxLevel: finite,
+  growth: finite.nullable(),
+  configs: z
+    .array(
+      z.object({
+        label: z.enum(["current", "recommended"]),
+        config: configuration,
+        breaksAt: z.object({ kpi: kpiName, limit: finite, level: finite, predicted: prediction }).nullable(),
+        atGrowth: z.array(z.object({ kpi: kpiName, limit: finite, predicted: prediction, breach: z.enum(["likely", "possible", "no"]) })).max(20).nullable(),
+      }),
+    )
+    .max(2),
+  lines: z.array(text(1000)).max(10),
 });
 
 const sloBreach = z.object({ kpi: kpiName, limit: finite, predicted: prediction, certainty: z.enum(["likely", "possible"]) });
@@ -152,6 +170,8 @@ export const resultsSchema = z.object({
     })
     .nullable()
     .default(null),
+  /** at what load the SLOs are predicted to break (absent from documents of older versions) */
+  foresight: foresightSchema.nullable().default(null),
   timings: z.object({ imageMs: finite, startStopMs: finite, loadMs: finite, trainMs: finite, recommendMs: finite, totalMs: finite }),
   github: githubSchema.nullable(),
 });

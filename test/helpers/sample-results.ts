@@ -183,6 +183,23 @@ export function sampleResults(overrides: Partial<ResultsDoc> = {}): ResultsDoc {
       stoppedEarly: null,
       line: "search: the agent chose space filling (Latin hypercube) ×1, model-guided (expected improvement) ×1; last because mean reward 0.61 over 3.2 recent batches (next: history 0.45)",
     },
+    foresight: {
+      maxLevel: 2,
+      growth: 1.5,
+      configs: [
+        {
+          label: "current",
+          config: { WORKER_POOL: 4, CACHE_SIZE: 128, BATCH_SIZE: 8, cpus: 2 },
+          breaksAt: { kpi: "latency.p99", limit: 80, level: 1.38, predicted: { mean: 81.2, sd: 6, lo: 71, hi: 92 } },
+          atGrowth: [{ kpi: "latency.p99", limit: 80, predicted: { mean: 95, sd: 8, lo: 80, hi: 110 }, breach: "likely" }],
+        },
+      ],
+      lines: [
+        "Current configuration: p99 predicted to exceed 80 ms at 1.38× today's traffic (predicted 81.2 ms there).",
+        "Current configuration at 1.5× today's traffic (the expected growth): p99 95 ms (80 ms–110 ms) breaches ≤ 80 ms.",
+        "Recommended configuration: every SLO is predicted to hold up to 2× today's traffic, the highest load measured.",
+      ],
+    },
     timings: { imageMs: 900, startStopMs: 4200, loadMs: 46000, trainMs: 1800, recommendMs: 600, totalMs: 53500 },
     github: {
       repository: "acme/orders-api",

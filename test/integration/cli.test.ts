@@ -68,6 +68,35 @@ describe("shadowgate run (bundled CLI, real Docker)", () => {
     expect(agent).toMatchObject({ version: 1, batches: 3 });
   });
 
+  it("foresight: measures each configuration at every load level and says where the SLO breaks", async () => {
+    const { file, dir } = quickExampleConfig({ trials: 2, slo: "{ latency.p99: 40ms }", extra: "growth: 1.5x" });
+    writeFileSync(file, readFileSync(file, "utf8").replace("window: 500ms }", "window: 500ms, levels: [0.5, 1, 2] }"));
+    const json = path.join(dir, "results.json");
+    const run = await runNode([CLI, "run", "--config", file, "--json", json]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/trial \d+\/6 \(current\): WORKER_POOL=2 CACHE_SIZE=128 cpus=2 →/);
+    expect(run.stderr).toMatch(/trial \d+\/6 at 2× load: /);
+    const results = JSON.parse(readFileSync(json, "utf8"));
+    expect(results.trials).toHaveLength(6);
+    const levelsOf = (config: unknown) => results.trials.filter((t: { config: unknown }) => JSON.stringify(t.config) === JSON.stringify(config)).map((t: { load?: number }) => t.load).sort();
+    expect(levelsOf(results.trials[0].config)).toEqual([0.5, 1, 2]);
+    // the anchor is the current configuration at today's level
+    const anchors = results.trials.filter((t: { anchor: boolean }) => t.anchor);
+    expect(anchors).toHaveLength(1);
+    expect(anchors[0].load).toBe(1);
+    // four times the connections against the same CPU quota: queueing shows in the latency
+    const current = results.trials.filter((t: { config: { WORKER_POOL: number; CACHE_SIZE: number } }) => t.config.WORKER_POOL === 2 && t.config.CACHE_SIZE === 128);
+    const at = (level: number) => current.find((t: { load: number }) => t.load === level).kpis["latency.p50"];
+    expect(at(2)).toBeGreaterThan(at(0.5) * 1.5);
+    expect(results.foresight.maxLevel).toBe(2);
+    expect(results.foresight.growth).toBe(1.5);
+    expect(results.foresight.configs[0].label).toBe("current");
+    expect(run.stdout).toMatch(/^## Foresight\n\n- Current configuration: (p99 predicted to exceed 40 ms at [\d.]+× today's traffic|every SLO is predicted to hold up to 2× today's traffic)/m);
+    expect(run.stdout).toMatch(/^- Current configuration at 1\.5× today's traffic \(the expected growth\): p99 [\d.]+ ms/m);
+    // the model trains on every level (the load is one of its features)
+    expect(results.model.trainedOn).toBe(6);
+  });
+
   it.each([
     ["missing config", () => path.join(INVALID, "does-not-exist.yml"), /does-not-exist\.yml: cannot read the config file: no such file/],
     ["config that is a directory", () => INVALID, /fixtures\/invalid: cannot read the config file: is a directory/],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareKpi, decide, kpiVerdict, resolvableRegression, type GateRound } from "../../src/gate/compare.js";
+import { compareKpi, decide, kpiVerdict, looksFor, perLookConfidence, resolvableRegression, type GateRound } from "../../src/gate/compare.js";
 import { noiseProfileOf, parseNoiseProfile } from "../../src/gate/noise.js";
 import { catalogMismatch, outcomeOf } from "../../src/gate/run-gate.js";
 import { incompleteBeta, studentTCdf, studentTQuantile } from "../../src/core/stats.js";
@@ -87,19 +87,32 @@ describe("gate statistics", () => {
     expect(kpiVerdict("throughput.rps", [0.95, 1.05], 0.1)).toBe("pass");
   });
 
-  it("A/A over many simulated gates fails rarely, and a 10% regression is caught nearly always (sequential looks)", () => {
-    const gate = (ratio: number, seed: number): string => {
-      const all = rounds(30, ratio, 0.03, seed);
+  it("A/A over many simulated sequential gates fails in at most 5%, and a 10% regression is caught nearly always", () => {
+    // a noisy KPI (8% per round): looking after every round at a plain 95% interval fails A/A far too often
+    const gate = (ratio: number, seed: number, looks: number | undefined): string => {
+      const all = rounds(30, ratio, 0.08, seed);
       for (let n = 3; n <= all.length; n++) {
-        const d = decide(all.slice(0, n), options);
+        const d = decide(all.slice(0, n), { ...options, kpis: ["latency.p99"], ...(looks ? { looks } : {}) });
         if (d.verdict !== "inconclusive") return d.verdict;
       }
       return "inconclusive";
     };
-    const aa = Array.from({ length: 300 }, (_, i) => gate(1, i + 1));
-    const ab = Array.from({ length: 300 }, (_, i) => gate(1.1, i + 1001));
-    expect(aa.filter((v) => v === "fail").length / 300).toBeLessThanOrEqual(0.05);
-    expect(ab.filter((v) => v === "fail").length / 300).toBeGreaterThanOrEqual(0.9);
+    const rate = (ratio: number, looks: number | undefined, from: number) => Array.from({ length: 400 }, (_, i) => gate(ratio, from + i, looks)).filter((v) => v === "fail").length / 400;
+    const naive = rate(1, undefined, 1);
+    const pocock = rate(1, looksFor(30), 1);
+    expect(naive).toBeGreaterThan(0.05);
+    expect(pocock).toBeLessThanOrEqual(0.05);
+    expect(rate(1.1, looksFor(30), 5001)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it("the per-look level for K looks follows Pocock's boundaries", () => {
+    expect(perLookConfidence(0.95, 1)).toBe(0.95);
+    expect(perLookConfidence(0.95, 5)).toBeCloseTo(1 - 0.0158, 3);
+    expect(perLookConfidence(0.95, 10)).toBeCloseTo(1 - 0.0106, 3);
+    expect(perLookConfidence(0.95, 20)).toBeCloseTo(1 - 0.0075, 3);
+    expect(perLookConfidence(0.95, 40)).toBeGreaterThan(perLookConfidence(0.95, 20));
+    expect(perLookConfidence(0.9, 10)).toBeCloseTo(1 - 0.0212, 3);
+    expect(looksFor(30)).toBe(28);
   });
 
   it("resolvable regression shrinks with rounds and grows with noise", () => {

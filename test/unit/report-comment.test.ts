@@ -382,3 +382,19 @@ describe("low-confidence recommendations", () => {
     expect(renderComment(base, { marker: "<!-- shadowgate:workload=orders-api -->" })).not.toMatch(/Low confidence/);
   });
 });
+
+describe("foresight in the report and the comment", () => {
+  it("shows the foresight lines under their heading, escaped, and nothing without them", () => {
+    const doc = sampleResults();
+    const report = renderReport(doc);
+    expect(report).toContain("## Foresight\n\n- Current configuration: p99 predicted to exceed 80 ms at 1.38× today's traffic (predicted 81.2 ms there).\n- Current configuration at 1.5× today's traffic");
+    const comment = renderComment(doc, { marker: "<!-- shadowgate:workload=orders-api -->" });
+    expect(comment).toContain("#### Foresight\n\n- Current configuration: p99 predicted to exceed 80 ms");
+    expect(comment.indexOf("#### Foresight")).toBeLessThan(comment.indexOf("Recommended"));
+    const hostile = sampleResults({ foresight: { ...doc.foresight!, lines: ["@octocat <b>x</b>"] } });
+    expect(renderReport(hostile)).not.toContain("@octocat <b>");
+    expect(renderReport(sampleResults({ foresight: null }))).not.toContain("Foresight");
+    // the results document keeps it through validation (the two-phase mode)
+    expect(resultsSchema.parse(JSON.parse(JSON.stringify(doc))).foresight!.lines).toHaveLength(3);
+  });
+});

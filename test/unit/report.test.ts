@@ -189,6 +189,7 @@ function runResult(): RunResult {
     verdict: { status: "pass", reasons: ["Every SLO is met by the current configuration."] },
     sweep: { parameter: "POOL", kpi: "latency.p99", heldAt: "recommended", points: [1, 2, 4].map((value) => ({ value, predicted: p(10 + value) })) },
     search: { strategy: "random", batches: [{ strategy: "random", reason: "random: set in the config (search.strategy)", trials: 2, improved: true }], stoppedEarly: null, line: "search: fixed strategy: random ×1; last because set in the config (search.strategy)" },
+    foresight: null,
     timings: { imageMs: 500, startStopMs: 1000, loadMs: 20000, trainMs: 300, recommendMs: 200, totalMs: 22500 },
   };
 }
