@@ -185,7 +185,7 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
       { config, base, aa: options.aa ?? false, ...(baseConfig !== undefined ? { baseConfig } : {}), ...(options.mode ? { mode: options.mode } : {}) },
       { runtime, load: new AutocannonDriver(), logger, freePort: findFreePort, requests: prepared.requests, runId, signal, ...(noise ? { noise } : {}) },
     );
-    if (options.aa && result.rounds.length >= 2) {
+    if (options.aa && result.blocks >= 2) {
       await store.saveNoise(config.workload.name, noiseProfileOf(result, config.workload.name, new Date()));
       logger.info(`noise of this runner stored in ${store.noiseFileFor(config.workload.name)}`);
     }

@@ -23,7 +23,7 @@ import {
 import { checkSatisfiable, compileConstraint, ConstraintError } from "../search/constraints.js";
 import { STRATEGY_NAMES, type Constraint, type StrategyName } from "../search/types.js";
 import { parseDuration, parseFraction, parseKpiBound, parseMemoryMiB } from "./units.js";
-import { DEFAULT_GATE_KPIS, GATE_KPIS, MIN_ROUNDS } from "../gate/compare.js";
+import { BLOCK_ROUNDS, DEFAULT_GATE_KPIS, GATE_KPIS, MIN_ROUNDS } from "../gate/compare.js";
 
 /** Docker's smallest CPU quota and memory limit; a shadow's share must clear them. */
 export const MIN_SHADOW_CPUS = 0.01;
@@ -470,9 +470,10 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
 function normaliseGate(raw: RawConfig, issues: ConfigIssue[]): GateSettings {
   const { gate } = raw;
   if (gate.round < 1000) issues.push({ path: ["gate", "round"], message: "expected a measured window per round of at least 1s" });
-  const least = 2 * raw.traffic.warmup + MIN_ROUNDS * 2 * gate.round;
+  // a verdict needs MIN_ROUNDS blocks, each a fresh pair: two warm-ups and BLOCK_ROUNDS interleaved rounds
+  const least = MIN_ROUNDS * (2 * raw.traffic.warmup + BLOCK_ROUNDS * 2 * gate.round);
   if (gate.budget < least) {
-    issues.push({ path: ["gate", "budget"], message: `expected at least ${least / 1000}s: two warm-ups (traffic.warmup) and ${MIN_ROUNDS} interleaved rounds of gate.round` });
+    issues.push({ path: ["gate", "budget"], message: `expected at least ${least / 1000}s: ${MIN_ROUNDS} pairs of shadows, each with two warm-ups (traffic.warmup) and ${BLOCK_ROUNDS} interleaved rounds of gate.round` });
   }
   return {
     kpis: gate.kpis ? [...new Set(gate.kpis)] : [...DEFAULT_GATE_KPIS],

@@ -79,7 +79,16 @@ export function perLookConfidence(confidence: number, looks: number): number {
 export const GATE_KPIS = ["latency.p50", "latency.p90", "latency.p99", "latency.max", "throughput.rps", "cpu.percent", "cpu.secondsPerRequest", "memory.peakMiB"] as const satisfies readonly KpiName[];
 export const DEFAULT_GATE_KPIS: readonly KpiName[] = ["latency.p99", "latency.p50", "throughput.rps", "cpu.secondsPerRequest"];
 
-/** Rounds before the first verdict: with fewer, Student's t makes every interval too wide to decide. */
+/**
+ * Rounds per pair of shadows. Two processes of the same build can differ by a few percent for
+ * their whole life (a JIT's choices, where their memory landed), which more rounds on the same
+ * pair never average out. So each block of rounds gets a fresh pair, and the statistics treat
+ * a block (its mean log ratio) as one observation: the instance-to-instance spread is then in
+ * the interval, not mistaken for a regression. Two rounds make a block ABBA-balanced.
+ */
+export const BLOCK_ROUNDS = 2;
+
+/** Observations (blocks) before the first verdict: with fewer, Student's t makes every interval too wide to decide. */
 export const MIN_ROUNDS = 3;
 
 export function compareKpi(rounds: readonly GateRound[], kpi: KpiName, options: GateOptions): GateKpiResult {

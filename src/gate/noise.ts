@@ -12,8 +12,9 @@ export interface NoiseProfile {
   /** ISO time of the A/A run */
   at: string;
   mode: GateResult["mode"];
-  rounds: number;
-  /** per KPI: sd of log(head / base) per round, ≈ the CV of one round's ratio */
+  /** blocks measured (each a fresh pair of shadows; see compare.ts BLOCK_ROUNDS) */
+  blocks: number;
+  /** per KPI: sd of log(head / base) per block, ≈ the CV of one block's ratio */
   kpis: Partial<Record<KpiName, number>>;
 }
 
@@ -23,7 +24,7 @@ export function noiseProfileOf(result: GateResult, workload: string, at: Date): 
     workload,
     at: at.toISOString(),
     mode: result.mode,
-    rounds: result.rounds.length,
+    blocks: result.blocks,
     kpis: Object.fromEntries(result.kpis.filter((k) => Number.isFinite(k.noise) && k.rounds >= 2).map((k) => [k.name, k.noise])),
   };
 }
@@ -36,7 +37,7 @@ export function parseNoiseProfile(raw: unknown, workload: string): NoiseProfile 
   if (doc.workload !== workload) return `it belongs to workload ${JSON.stringify(doc.workload)}, not ${JSON.stringify(workload)}`;
   if (typeof doc.at !== "string" || Number.isNaN(Date.parse(doc.at))) return "at: expected an ISO time";
   if (doc.mode !== "duet" && doc.mode !== "interleaved" && doc.mode !== "sequential") return "mode: expected duet, interleaved or sequential";
-  if (typeof doc.rounds !== "number" || !Number.isInteger(doc.rounds) || doc.rounds < 2) return "rounds: expected a whole number ≥ 2";
+  if (typeof doc.blocks !== "number" || !Number.isInteger(doc.blocks) || doc.blocks < 2) return "blocks: expected a whole number ≥ 2";
   if (typeof doc.kpis !== "object" || doc.kpis === null) return "kpis: expected an object";
   const kpis: NoiseProfile["kpis"] = {};
   for (const [name, value] of Object.entries(doc.kpis)) {
@@ -44,5 +45,5 @@ export function parseNoiseProfile(raw: unknown, workload: string): NoiseProfile 
     if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) return `kpis.${name}: expected a number ≥ 0`;
     kpis[name as KpiName] = value;
   }
-  return { version: 1, workload, at: doc.at, mode: doc.mode, rounds: doc.rounds, kpis };
+  return { version: 1, workload, at: doc.at, mode: doc.mode, blocks: doc.blocks, kpis };
 }

@@ -34,7 +34,7 @@ export function renderGate(result: GateResult, workload: string): string {
   }
   lines.push(
     "",
-    `- Rounds: ${result.rounds.length} × ${(settings.roundMs / 1000).toFixed(0)} s, ${result.mode}; ${(result.loadMs / 1000).toFixed(0)} s of load (budget ${(settings.budgetMs / 1000).toFixed(0)} s); a KPI fails when head is worse for sure and possibly by ${formatPercent(settings.regression)} or more, and passes when ${formatPercent(settings.regression)} is ruled out (${conf} intervals${result.looks > 1 ? `: ${formatPercent(settings.confidence)} overall over up to ${result.looks} looks, Pocock` : ""}).`,
+    `- Rounds: ${result.rounds.length} × ${(settings.roundMs / 1000).toFixed(0)} s, ${result.mode}, on ${result.blocks} pair${result.blocks === 1 ? "" : "s"} of fresh shadows; ${(result.loadMs / 1000).toFixed(0)} s of load (budget ${(settings.budgetMs / 1000).toFixed(0)} s); a KPI fails when head is worse for sure and possibly by ${formatPercent(settings.regression)} or more, and passes when ${formatPercent(settings.regression)} is ruled out (${conf} intervals${result.looks > 1 ? `: ${formatPercent(settings.confidence)} overall over up to ${result.looks} looks, Pocock` : ""}).`,
     `- Configuration (both sides): ${describeConfig(result.configuration)}`,
     `- Images: base ${result.images.base}, head ${result.images.head}`,
   );
@@ -54,6 +54,7 @@ export interface GateJson {
   noise_warnings: string[];
   kpis: { name: string; ratio: number; ci: [number, number]; verdict: string; base_median: number; base_sd: number; head_median: number; head_sd: number; noise: number; rounds: number }[];
   rounds: number;
+  blocks: number;
   load_ms: number;
   looks: number;
   interval_level: number;
@@ -86,6 +87,7 @@ export function gateJson(result: GateResult): GateJson {
       rounds: k.rounds,
     })),
     rounds: result.rounds.length,
+    blocks: result.blocks,
     load_ms: result.loadMs,
     looks: result.looks,
     interval_level: result.intervalLevel,

@@ -18,10 +18,10 @@ import { kpisFrom } from "../core/kpis.js";
 import { abortReason, errorText } from "../core/errors.js";
 import { mean } from "../core/stats.js";
 import type { LoadDriver, Logger, ReplayRequest, RunningShadow, ShadowRuntime } from "../core/ports.js";
-import type { Kpis } from "../core/types.js";
+import { KPI_NAMES, type Kpis } from "../core/types.js";
 import type { ShadowgateConfig, GateSettings } from "../config/schema.js";
 import { describeConfig, formatMeasured, kpiLabel } from "../report/format.js";
-import { decide, looksFor, perLookConfidence, resolvableRegression, MIN_ROUNDS, type GateDecision, type GateKpiResult, type GateKpiVerdict, type GateRound } from "./compare.js";
+import { BLOCK_ROUNDS, decide, looksFor, perLookConfidence, resolvableRegression, MIN_ROUNDS, type GateDecision, type GateKpiResult, type GateKpiVerdict, type GateRound } from "./compare.js";
 import type { NoiseProfile } from "./noise.js";
 
 export type GateMode = GateSettings["mode"] | "sequential";
@@ -75,6 +75,8 @@ export interface GateResult {
   configuration: ShadowgateConfig["current"];
   kpis: GateKpiResult[];
   rounds: GateRound[];
+  /** pairs of shadows the rounds ran on (a fresh pair per block of BLOCK_ROUNDS; the verdict's observations) */
+  blocks: number;
   /** share of failed or non-2xx answers per side, mean over the rounds */
   failing: { base: number; head: number };
   /** wall time under load (warm-ups included), ms */
@@ -112,6 +114,7 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
     configuration: config.current,
     kpis: [],
     rounds: [],
+    blocks: 0,
     failing: { base: NaN, head: NaN },
     loadMs: 0,
     looks: 0,
@@ -140,75 +143,80 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
   const images = { base, head };
   logger.info(`gate: ${aa ? `A/A with ${base}` : `base ${base} vs head ${head}`}, ${mode}, configuration ${describeConfig(config.current)}`);
 
-  const started = await Promise.allSettled(
-    (["base", "head"] as const).map(async (side) => {
-      const spec = shadowSpecFor({
-        workload: config.workload,
-        catalog: config.parameters,
-        config: config.current,
-        fraction: config.shadows.fraction,
-        image: images[side],
-        port: await deps.freePort(),
-        name: `${config.workload.name}-${deps.runId}-${side}`,
-      });
-      return runtime.start(spec, deps.signal);
-    }),
-  );
-  const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  try {
-    checkAborted();
+  /** A fresh pair of shadows for a block, or the gate's early result when one does not start. */
+  const startPair = async (block: number): Promise<Pair | GateResult> => {
+    const started = await Promise.allSettled(
+      (["base", "head"] as const).map(async (side) => {
+        const spec = shadowSpecFor({
+          workload: config.workload,
+          catalog: config.parameters,
+          config: config.current,
+          fraction: config.shadows.fraction,
+          image: images[side],
+          port: await deps.freePort(),
+          name: `${config.workload.name}-${deps.runId}-${side}-${block + 1}`,
+        });
+        return runtime.start(spec, deps.signal);
+      }),
+    );
     const [baseStart, headStart] = started;
+    if (baseStart!.status === "fulfilled" && headStart!.status === "fulfilled") return { base: baseStart!.value, head: headStart!.value };
+    await Promise.allSettled(started.flatMap((s) => (s.status === "fulfilled" ? [s.value.stop()] : [])));
+    checkAborted();
+    const again = block > 0 ? ` (it had started for ${block} block${block > 1 ? "s" : ""} before)` : "";
     if (headStart!.status === "rejected") {
-      return empty(aa ? "inconclusive" : "fail", `The head build does not start with the current configuration: ${errorText(headStart!.reason)}`, images);
+      return empty(aa || block > 0 ? "inconclusive" : "fail", `The head build does not start with the current configuration${again}: ${errorText(headStart!.reason)}`, images);
     }
-    if (baseStart!.status === "rejected") {
-      return empty("inconclusive", `The base build does not start with the current configuration, so nothing was compared: ${errorText(baseStart!.reason)}`, images);
-    }
-    const shadows = { base: baseStart!.value, head: headStart!.value };
-    const measured = await measureRounds(shadows, mode, input.rounds, config, deps);
-    const result = summarise(measured, { config, mode, aa, images, noise: deps.noise, logger });
-    return { ...result, reasons: [...result.reasons, ...notes] };
-  } finally {
-    await Promise.allSettled(running.map((shadow) => shadow.stop()));
-  }
+    return empty("inconclusive", `The base build does not start with the current configuration${again}, so nothing was compared: ${errorText((baseStart as PromiseRejectedResult).reason)}`, images);
+  };
+
+  const measured = await measureBlocks(startPair, mode, input.rounds, config, deps);
+  if ("verdict" in measured) return measured;
+  const result = summarise(measured, { config, mode, aa, images, noise: deps.noise, logger });
+  return { ...result, reasons: [...result.reasons, ...notes] };
 }
 
+type Pair = { base: RunningShadow; head: RunningShadow };
+
+
 interface Measured {
+  /** every round measured, in order */
   rounds: GateRound[];
+  /** one per block: the geometric mean of its rounds per side (what the verdict is computed on) */
+  blocks: GateRound[];
   failing: { base: number[]; head: number[] };
   loadMs: number;
   decision: GateDecision;
-  /** rounds the budget allows in this mode */
-  roundsInBudget: number;
+  /** blocks the budget allows in this mode, at the pace measured */
+  blocksInBudget: number;
   /** looks planned: each KPI's interval is at the per-look level for this many */
   looks: number;
 }
 
-async function measureRounds(
-  shadows: { base: RunningShadow; head: RunningShadow },
+async function measureBlocks(
+  startPair: (block: number) => Promise<Pair | GateResult>,
   mode: GateMode,
   fixedRounds: number | undefined,
   config: ShadowgateConfig,
   deps: GateDeps,
-): Promise<Measured> {
+): Promise<Measured | GateResult> {
   const settings = config.gate;
   const { traffic } = config;
   const base = { kpis: settings.kpis, regression: settings.regression, confidence: settings.confidence };
   const rounds: GateRound[] = [];
+  const blocks: GateRound[] = [];
   const failing = { base: [] as number[], head: [] as number[] };
   let loadMs = 0;
-  const warm = { base: false, head: false };
 
-  /** One side's measured window (the warm-up first, the first time): its KPIs. */
-  const measure = async (side: "base" | "head"): Promise<Kpis> => {
-    const shadow = shadows[side];
+  /** One side's measured window (the warm-up first, on a fresh shadow): its KPIs. */
+  const measure = async (shadow: RunningShadow, side: "base" | "head", warm: boolean): Promise<Kpis> => {
     let sampler: ReturnType<RunningShadow["sampleResources"]> | undefined;
     const load = await deps.load.run(
       shadow.url,
       deps.requests,
       {
         connections: traffic.connections,
-        warmupMs: warm[side] ? 0 : traffic.warmupMs,
+        warmupMs: warm ? 0 : traffic.warmupMs,
         durationMs: settings.roundMs,
         windowMs: Math.min(traffic.windowMs, settings.roundMs),
         timeoutMs: traffic.timeoutMs,
@@ -219,7 +227,6 @@ async function measureRounds(
       },
       deps.signal,
     );
-    warm[side] = true;
     const usage = await (sampler ?? shadow.sampleResources()).stop();
     const { kpis } = kpisFrom(load, usage);
     failing[side].push(kpis["errors.rate"] + kpis["non2xx.rate"]);
@@ -233,51 +240,83 @@ async function measureRounds(
       loadMs += Date.now() - t;
     }
   };
+  const withPair = async <T>(block: number, work: (pair: Pair) => Promise<T>): Promise<T | GateResult> => {
+    if (deps.signal?.aborted) throw abortReason(deps.signal, "gate aborted");
+    const pair = await startPair(block);
+    if ("verdict" in pair) return pair;
+    try {
+      return await work(pair);
+    } finally {
+      await Promise.allSettled([pair.base.stop(), pair.head.stop()]);
+    }
+  };
+
+  if (mode === "sequential") {
+    // the naive baseline for the benchmark: one pair, every base round, then every head round
+    const n = fixedRounds ?? MIN_ROUNDS * BLOCK_ROUNDS;
+    const done = await withPair(0, async (pair) => {
+      const baseRounds: Kpis[] = [];
+      for (let i = 0; i < n; i++) baseRounds.push(await timed(() => measure(pair.base, "base", i > 0)));
+      for (let i = 0; i < n; i++) rounds.push({ base: baseRounds[i]!, head: await timed(() => measure(pair.head, "head", i > 0)) });
+    });
+    if (done && "verdict" in done) return done;
+    return { rounds, blocks: rounds, failing, loadMs, decision: decide(rounds, base), blocksInBudget: n, looks: 1 };
+  }
 
   const perRound = (mode === "duet" ? 1 : 2) * settings.roundMs;
   const warmups = (mode === "duet" ? 1 : 2) * traffic.warmupMs;
-  const roundsInBudget = Math.max(0, Math.floor((settings.budgetMs - warmups) / perRound));
-  if (mode === "sequential") {
-    const options = base;
-    const n = fixedRounds ?? Math.max(MIN_ROUNDS, roundsInBudget);
-    const baseRounds: Kpis[] = [];
-    for (let i = 0; i < n; i++) baseRounds.push(await timed(() => measure("base")));
-    for (let i = 0; i < n; i++) rounds.push({ base: baseRounds[i]!, head: await timed(() => measure("head")) });
-    return { rounds, failing, loadMs, decision: decide(rounds, options), roundsInBudget: n, looks: 1 };
-  }
-
-  const maxRounds = fixedRounds ?? Math.max(MIN_ROUNDS, roundsInBudget);
-  // a fixed number of rounds is looked at once; a sequential gate after every round
-  const looks = fixedRounds === undefined ? looksFor(maxRounds) : 1;
+  const perBlock = BLOCK_ROUNDS * perRound + warmups;
+  const maxBlocks = fixedRounds !== undefined ? Math.ceil(fixedRounds / BLOCK_ROUNDS) : Math.max(MIN_ROUNDS, Math.floor(settings.budgetMs / perBlock));
+  // a fixed number of rounds is looked at once; a sequential gate after every block
+  const looks = fixedRounds === undefined ? looksFor(maxBlocks) : 1;
   const options = { ...base, looks };
-  let decision = decide(rounds, options);
-  for (let r = 0; r < maxRounds; r++) {
-    if (deps.signal?.aborted) throw abortReason(deps.signal, "gate aborted");
-    let round: GateRound;
-    if (mode === "duet") {
-      // the load that starts first gets its connections and each tick's requests out first:
-      // alternate, so that edge cancels over pairs of rounds
-      const first = r % 2 === 0 ? "base" : "head";
-      const [a, b] = await timed(() => Promise.all([measure(first), measure(first === "base" ? "head" : "base")]));
-      round = first === "base" ? { base: a, head: b } : { base: b, head: a };
-    } else if (r % 2 === 0) {
-      const base = await timed(() => measure("base"));
-      round = { base, head: await timed(() => measure("head")) };
-    } else {
-      const head = await timed(() => measure("head"));
-      round = { head, base: await timed(() => measure("base")) };
-    }
-    rounds.push(round);
-    decision = decide(rounds, options);
-    deps.logger.info(`gate round ${r + 1}: ${decision.kpis.map((k) => `${kpiLabel(k.name)} ×${k.ratio.toFixed(3)} [${k.ci[0].toFixed(3)}, ${k.ci[1].toFixed(3)}] ${k.verdict}`).join(", ")}`);
+  let decision = decide(blocks, options);
+  for (let b = 0; b < maxBlocks; b++) {
+    const block = await withPair(b, async (pair) => {
+      const measuredNow: GateRound[] = [];
+      for (let r = 0; r < BLOCK_ROUNDS; r++) {
+        const warm = r > 0;
+        // the load that starts first (duet) or runs first (interleaved) alternates: ABBA
+        const first = r % 2 === 0 ? "base" : "head";
+        const second = first === "base" ? "head" : "base";
+        let kpis: Record<"base" | "head", Kpis>;
+        if (mode === "duet") {
+          const [x, y] = await timed(() => Promise.all([measure(pair[first], first, warm), measure(pair[second], second, warm)]));
+          kpis = { [first]: x, [second]: y } as Record<"base" | "head", Kpis>;
+        } else {
+          const x = await timed(() => measure(pair[first], first, warm));
+          const y = await timed(() => measure(pair[second], second, warm));
+          kpis = { [first]: x, [second]: y } as Record<"base" | "head", Kpis>;
+        }
+        measuredNow.push({ base: kpis.base, head: kpis.head });
+      }
+      return measuredNow;
+    });
+    if ("verdict" in block) return block;
+    rounds.push(...block);
+    blocks.push(aggregate(block));
+    decision = decide(blocks, options);
+    deps.logger.info(`gate block ${b + 1} (rounds ${rounds.length - block.length + 1}–${rounds.length}): ${decision.kpis.map((k) => `${kpiLabel(k.name)} ×${k.ratio.toFixed(3)} [${k.ci[0].toFixed(3)}, ${k.ci[1].toFixed(3)}] ${k.verdict}`).join(", ")}`);
     // sequential testing: stop as soon as the overall verdict is clear (fixed rounds run out)
     if (fixedRounds === undefined && decision.verdict !== "inconclusive") break;
-    if (fixedRounds === undefined && loadMs + perRound > settings.budgetMs) break;
+    if (fixedRounds === undefined && loadMs + perBlock > settings.budgetMs) break;
   }
   // what the budget allows at the pace actually measured (rounds take longer than their windows)
-  const pace = rounds.length > 0 ? Math.max(perRound, (loadMs - warmups) / rounds.length) : perRound;
-  const affordable = fixedRounds ?? Math.max(MIN_ROUNDS, Math.floor((settings.budgetMs - warmups) / pace));
-  return { rounds, failing, loadMs, decision, roundsInBudget: affordable, looks };
+  const pace = blocks.length > 0 ? Math.max(perBlock, loadMs / blocks.length) : perBlock;
+  const affordable = fixedRounds !== undefined ? maxBlocks : Math.max(MIN_ROUNDS, Math.floor(settings.budgetMs / pace));
+  return { rounds, blocks, failing, loadMs, decision, blocksInBudget: affordable, looks };
+}
+
+/** A block as one observation: per side and KPI, the geometric mean of its rounds (the mean where a value is 0). */
+export function aggregate(rounds: readonly GateRound[]): GateRound {
+  const side = (pick: (r: GateRound) => Kpis): Kpis =>
+    Object.fromEntries(
+      KPI_NAMES.map((kpi) => {
+        const values = rounds.map((r) => pick(r)[kpi]);
+        return [kpi, values.every((v) => v > 0) ? Math.exp(mean(values.map(Math.log))) : mean(values)];
+      }),
+    ) as Kpis;
+  return { base: side((r) => r.base), head: side((r) => r.head) };
 }
 
 function summarise(
@@ -306,7 +345,7 @@ function summarise(
     `${k.name} ×${k.ratio.toFixed(3)} (${formatPercent(level)} interval ${k.ci[0].toFixed(3)}–${k.ci[1].toFixed(3)}; base ${formatMeasured(k.name, k.base.median, k.base.sd)}, head ${formatMeasured(k.name, k.head.median, k.head.sd)})`;
   if (worse.length > 0) reasons.push(`The head is worse than the base, possibly by ${threshold} or more: ${worse.map(describe).join("; ")}.`);
   if (unclear.length > 0 && worse.length === 0) {
-    reasons.push(`Not clear after ${measured.rounds.length} rounds (${(measured.loadMs / 1000).toFixed(0)} s of load): ${unclear.map(describe).join("; ")}.`);
+    reasons.push(`Not clear after ${measured.rounds.length} rounds on ${measured.blocks.length} pairs of shadows (${(measured.loadMs / 1000).toFixed(0)} s of load): ${unclear.map(describe).join("; ")}.`);
   }
   if (decision.verdict === "pass" && reasons.length === 0) {
     reasons.push(`No gated KPI is worse by ${threshold} or more (${measured.rounds.length} rounds, ${mode}).`);
@@ -317,10 +356,10 @@ function summarise(
   for (const k of decision.kpis) {
     const stored = context.noise?.kpis[k.name];
     const noise = stored ?? k.noise;
-    const resolvable = resolvableRegression(noise, measured.roundsInBudget, settings.confidence, measured.looks);
+    const resolvable = resolvableRegression(noise, measured.blocksInBudget, settings.confidence, measured.looks);
     if (Number.isFinite(resolvable) && resolvable > settings.regression) {
       noiseWarnings.push(
-        `${k.name}: the threshold ${threshold} is below what this runner resolves in ${measured.roundsInBudget} rounds (≈ ${(resolvable * 100).toFixed(1)}%, from the noise ${stored !== undefined ? `of the A/A run of ${context.noise!.at}` : "of this run"}, ${(noise * 100).toFixed(1)}% per round).`,
+        `${k.name}: the threshold ${threshold} is below what this runner resolves in ${measured.blocksInBudget} blocks of ${BLOCK_ROUNDS} rounds (≈ ${(resolvable * 100).toFixed(1)}%, from the noise ${stored !== undefined ? `of the A/A run of ${context.noise!.at}` : "of this run"}, ${(noise * 100).toFixed(1)}% per block).`,
       );
     }
   }
@@ -336,6 +375,7 @@ function summarise(
     configuration: config.current,
     kpis: decision.kpis,
     rounds: measured.rounds,
+    blocks: measured.blocks.length,
     failing,
     loadMs: measured.loadMs,
     looks: measured.looks,

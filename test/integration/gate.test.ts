@@ -38,6 +38,7 @@ interface GateDoc {
   noise_warnings: string[];
   kpis: { name: string; ratio: number; ci: [number, number]; verdict: string; noise: number; rounds: number }[];
   rounds: number;
+  blocks: number;
   load_ms: number;
   regression: number;
   images: { base: string; head: string };
@@ -78,7 +79,7 @@ function exampleCopy(options: { gate?: string; extraWorkPct?: number } = {}): { 
 /** The example's config with a 1 s warm-up, then `gate` and a store appended (neither is in the original). */
 function writeConfig(file: string, gateSection: string, store: string): void {
   const original = readFileSync(path.join(EXAMPLE, "shadowgate.yml"), "utf8");
-  const traffic = "traffic: { file: traffic/recorded.har, connections: 8, warmup: 3s, duration: 8s }";
+  const traffic = "traffic: { file: traffic/recorded.har, connections: 8, warmup: 3s, duration: 8s, levels: [1, 2] }";
   expect(original, "the example's traffic line changed: update this test").toContain(traffic);
   expect(original).not.toMatch(/^(gate|store):/m);
   const text = original.replace(traffic, "traffic: { file: traffic/recorded.har, connections: 8, warmup: 1s, duration: 2s, window: 500ms }");
@@ -173,13 +174,13 @@ describe("shadowgate gate (in process, real Docker)", () => {
 
     // the markdown: heading, per-KPI table, rounds line
     expect(result.out).toMatch(/^## Shadowgate gate: orders-api — ❌ fail$/m);
-    expect(result.out).toMatch(/^\| KPI +\| base \(median ± sd over rounds\) +\| head +\| head \/ base +\| 95% interval +\| verdict +\|$/m);
+    expect(result.out).toMatch(/^\| KPI +\| base \(median ± sd over rounds\) +\| head +\| head \/ base +\| [\d.]+% interval +\| verdict +\|$/m);
     for (const kpi of DEFAULT_KPIS) expect(result.out).toMatch(new RegExp(`^\\| ${kpi.replace(".", "\\.")} +\\| .+ \\| ×\\d+\\.\\d{3} +\\| \\d+\\.\\d{3}–\\d+\\.\\d{3} +\\| (✅ pass|❌ fail|⚠️ inconclusive) +\\|$`, "m"));
     // the table shows the same ratio and verdict as the JSON
     const icon = { pass: "✅", fail: "❌", inconclusive: "⚠️" }[cpu.verdict as "pass" | "fail" | "inconclusive"];
     const row = result.out.split("\n").find((line) => line.startsWith("| cpu.secondsPerRequest "));
     expect(row?.split("|").map((cell) => cell.trim())).toEqual(["", "cpu.secondsPerRequest", expect.stringMatching(/CPU-ms/), expect.stringMatching(/CPU-ms/), `×${cpu.ratio.toFixed(3)}`, `${cpu.ci[0].toFixed(3)}–${cpu.ci[1].toFixed(3)}`, `${icon} ${cpu.verdict}`, ""]);
-    expect(result.out).toMatch(/^- Rounds: \d+ × 2 s, duet; \d+ s of load \(budget 40 s\)/m);
+    expect(result.out).toMatch(/^- Rounds: \d+ × 2 s, duet, on \d+ pairs of fresh shadows; \d+ s of load \(budget 40 s\)/m);
   });
 
   it("is inconclusive when the base image does not start: passes by default, fails with --inconclusive fail", async () => {
@@ -257,7 +258,7 @@ describe("shadowgate gate (in process, real Docker)", () => {
     // the --store override, not the config's store
     expect(existsSync(path.join(head.store, "orders-api", "noise.json"))).toBe(false);
     const noise = JSON.parse(readFileSync(noiseFile, "utf8"));
-    expect(noise).toMatchObject({ version: 1, workload: "orders-api", mode: "duet", rounds: doc.rounds });
+    expect(noise).toMatchObject({ version: 1, workload: "orders-api", mode: "duet", blocks: doc.blocks });
     expect(Number.isNaN(Date.parse(noise.at))).toBe(false);
     expect(Object.keys(noise.kpis).sort()).toEqual([...DEFAULT_KPIS].sort());
     for (const kpi of DEFAULT_KPIS) {
@@ -267,8 +268,8 @@ describe("shadowgate gate (in process, real Docker)", () => {
       expect(noise.kpis[kpi]).toBeCloseTo(doc.kpis.find((k) => k.name === kpi)!.noise, 12);
     }
 
-    // a threshold of 0.5%: below what that noise lets the gate resolve in 7 rounds
-    writeConfig(head.config, "gate: { round: 1s, budget: 8s, regression: 0.5% }", head.store);
+    // a threshold of 0.5%: below what that noise lets the gate resolve in its budget
+    writeConfig(head.config, "gate: { round: 1s, budget: 18s, regression: 0.5% }", head.store);
     const json2 = path.join(head.dir, "gate.json");
     const tight = await gate(["--config", head.config, "--base-context", base.dir, "--store", store, "--json", json2]);
     const doc2 = readDoc(json2);
@@ -276,7 +277,7 @@ describe("shadowgate gate (in process, real Docker)", () => {
     expect(doc2.aa).toBe(false);
     expect(doc2.regression).toBe(0.005);
     expect(doc2.noise_warnings.length).toBeGreaterThan(0);
-    expect(tight.out).toMatch(/^- ⚠️ Noise: [\w.]+: the threshold [\d.]+% is below what this runner resolves in \d+ rounds \(≈ [\d.]+%, from the noise of the A\/A run of \d{4}-\d\d-\d\dT[\d:.]+Z, [\d.]+% per round\)\.$/m);
+    expect(tight.out).toMatch(/^- ⚠️ Noise: [\w.]+: the threshold [\d.]+% is below what this runner resolves in \d+ blocks of 2 rounds \(≈ [\d.]+%, from the noise of the A\/A run of \d{4}-\d\d-\d\dT[\d:.]+Z, [\d.]+% per block\)\.$/m);
     expect(tight.out).toContain(noise.at);
     // the noise file is the A/A's: a normal gate does not overwrite it
     expect(JSON.parse(readFileSync(noiseFile, "utf8"))).toEqual(noise);

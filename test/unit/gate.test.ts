@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compareKpi, decide, kpiVerdict, looksFor, perLookConfidence, resolvableRegression, type GateRound } from "../../src/gate/compare.js";
 import { noiseProfileOf, parseNoiseProfile } from "../../src/gate/noise.js";
-import { catalogMismatch, outcomeOf } from "../../src/gate/run-gate.js";
+import { aggregate, catalogMismatch, outcomeOf } from "../../src/gate/run-gate.js";
 import { incompleteBeta, studentTCdf, studentTQuantile } from "../../src/core/stats.js";
 import { parseConfig, type ShadowgateConfig } from "../../src/config/schema.js";
 import { KPI_NAMES, type Kpis } from "../../src/core/types.js";
@@ -146,6 +146,21 @@ function config(extra: Record<string, unknown> = {}): ShadowgateConfig {
   return parsed.config;
 }
 
+describe("blocks", () => {
+  it("a block is one observation: per side, the geometric mean of its rounds (the mean where a value is 0)", () => {
+    const r1 = { base: kpis(40, 500), head: kpis(50, 400) };
+    const r2 = { base: kpis(90, 500), head: kpis(80, 625) };
+    r1.base["errors.rate"] = 0;
+    const block = aggregate([r1, r2]);
+    expect(block.base["latency.p99"]).toBeCloseTo(60, 10);
+    expect(block.head["latency.p99"]).toBeCloseTo(Math.sqrt(50 * 80), 10);
+    expect(block.head["throughput.rps"]).toBeCloseTo(500, 10);
+    expect(block.base["errors.rate"]).toBe(0.5);
+    // the block's log ratio is the mean of its rounds' log ratios
+    expect(Math.log(block.head["latency.p99"] / block.base["latency.p99"])).toBeCloseTo((Math.log(50 / 40) + Math.log(80 / 90)) / 2, 10);
+  });
+});
+
 describe("gate config", () => {
   it("defaults: duet, 10%, 95%, inconclusive passes, 3 minutes of load, 5 s rounds, four KPIs", () => {
     expect(config().gate).toEqual({
@@ -173,7 +188,7 @@ describe("gate config", () => {
     expect(issues({ confidence: 2 })).toEqual([expect.stringMatching(/^gate\.confidence: expected a confidence like 0\.95/)]);
     expect(issues({ kpis: ["errors.rate"] })).toEqual([expect.stringMatching(/^gate\.kpis\.0: expected KPIs the gate compares by ratio/)]);
     expect(issues({ mode: "fast" })).toEqual([expect.stringMatching(/^gate\.mode: expected "duet"/)]);
-    expect(issues({ budget: "10s" })).toEqual([expect.stringMatching(/^gate\.budget: expected at least 36s/)]);
+    expect(issues({ budget: "10s" })).toEqual([expect.stringMatching(/^gate\.budget: expected at least 78s/)]);
     expect(issues({ round: "500ms", budget: "1m" })).toEqual([expect.stringMatching(/^gate\.round: expected a measured window per round of at least 1s/)]);
   });
 });
@@ -195,14 +210,14 @@ describe("base and head catalogs", () => {
 
 describe("noise profile", () => {
   it("round-trips and rejects bad documents with the field", () => {
-    const result = { mode: "duet", rounds: [{}, {}, {}], kpis: [{ name: "latency.p99", noise: 0.04, rounds: 3 }, { name: "latency.p50", noise: NaN, rounds: 3 }] };
+    const result = { mode: "duet", rounds: [{}, {}, {}, {}, {}, {}], blocks: 3, kpis: [{ name: "latency.p99", noise: 0.04, rounds: 3 }, { name: "latency.p50", noise: NaN, rounds: 3 }] };
     const profile = noiseProfileOf(result as never, "svc", new Date("2026-11-29T12:00:00Z"));
-    expect(profile).toEqual({ version: 1, workload: "svc", at: "2026-11-29T12:00:00.000Z", mode: "duet", rounds: 3, kpis: { "latency.p99": 0.04 } });
+    expect(profile).toEqual({ version: 1, workload: "svc", at: "2026-11-29T12:00:00.000Z", mode: "duet", blocks: 3, kpis: { "latency.p99": 0.04 } });
     expect(parseNoiseProfile(JSON.parse(JSON.stringify(profile)), "svc")).toEqual(profile);
     expect(parseNoiseProfile(profile, "other")).toMatch(/belongs to workload "svc"/);
     expect(parseNoiseProfile({ ...profile, kpis: { "latency.p99": -1 } }, "svc")).toMatch(/kpis\.latency\.p99: expected a number ≥ 0/);
     expect(parseNoiseProfile({ ...profile, kpis: { bogus: 1 } }, "svc")).toMatch(/kpis\.bogus: not a KPI/);
-    expect(parseNoiseProfile({ ...profile, rounds: 1 }, "svc")).toMatch(/rounds/);
+    expect(parseNoiseProfile({ ...profile, blocks: 1 }, "svc")).toMatch(/blocks: expected a whole number ≥ 2/);
     expect(parseNoiseProfile("x", "svc")).toMatch(/not a JSON object/);
   });
 });
