@@ -22,7 +22,7 @@ import { renderReport } from "./report/markdown.js";
 import { toResultsJson } from "./report/json.js";
 import type { GitHubPlace, ResultsDoc } from "./results/schema.js";
 import { locateEdits } from "./suggest/locate.js";
-import { runGate, type GateMode, type GateResult, type ImageSource } from "./gate/run-gate.js";
+import { runGate, type GateInput, type GateMode, type GateResult, type ImageSource } from "./gate/run-gate.js";
 import { renderGate, gateJson } from "./gate/report.js";
 import { noiseProfileOf, parseNoiseProfile, type NoiseProfile } from "./gate/noise.js";
 
@@ -64,11 +64,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
   const { logger } = options;
   const config = withOverrides(options.config ?? (await loadConfig(options.configFile)), options);
 
-  const imported = await readTraffic(config.traffic.file, config.traffic.format);
-  for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${config.traffic.file}: log.entries[${skip.index}] skipped: ${skip.reason}`);
-  if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
-  const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
-  logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
+  const { imported, prepared } = await loadTraffic(config, logger);
 
   return withShadowRuntime(options, async ({ runtime, runId, signal }) => {
     const result = await runPipeline(config, {
@@ -101,6 +97,16 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
     }
     return { result, doc, markdown, ...(jsonFile ? { jsonFile } : {}) };
   });
+}
+
+/** The recorded traffic, imported (skipped entries warned about), sampled and anonymised. */
+async function loadTraffic(config: ShadowgateConfig, logger: Logger) {
+  const imported = await readTraffic(config.traffic.file, config.traffic.format);
+  for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${config.traffic.file}: log.entries[${skip.index}] skipped: ${skip.reason}`);
+  if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
+  const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
+  logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
+  return { imported, prepared };
 }
 
 /**
@@ -143,6 +149,8 @@ export interface GateRunOptions {
   base: { kind: "image"; image: string } | { kind: "context"; context: string };
   /** the base branch's config file: absent → the head's is used for both; "missing" → it was looked for and not found */
   baseConfigFile?: string | "missing";
+  /** build the base as its own config says (workload.build), when it has one: the Action's base checkout */
+  baseBuildFromConfig?: boolean;
   aa?: boolean;
   mode?: GateMode;
   inconclusive?: "pass" | "fail";
@@ -166,19 +174,23 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
   const loaded = withOverrides(await loadConfig(options.configFile), options);
   const config: ShadowgateConfig = { ...loaded, gate: { ...loaded.gate, ...(options.inconclusive ? { inconclusive: options.inconclusive } : {}) } };
   const headSource = config.workload.source;
-  const base: ImageSource =
+  let base: ImageSource =
     options.base.kind === "image"
       ? options.base
       : { kind: "build", context: path.resolve(options.base.context), dockerfile: headSource.kind === "build" ? path.relative(headSource.context, path.resolve(headSource.context, headSource.dockerfile)) : "Dockerfile" };
-  let baseConfig: ShadowgateConfig | "missing" | undefined;
+  let baseConfig: GateInput["baseConfig"];
   if (options.baseConfigFile === "missing") baseConfig = "missing";
-  else if (options.baseConfigFile !== undefined) baseConfig = await loadConfig(options.baseConfigFile);
+  else if (options.baseConfigFile !== undefined) {
+    // a base config the head's Shadowgate cannot read is a verdict (inconclusive), not an error
+    baseConfig = await loadConfig(options.baseConfigFile).catch((error: unknown) => ({ unreadable: errorText(error) }));
+  }
+  if (options.baseBuildFromConfig && baseConfig && typeof baseConfig === "object" && "workload" in baseConfig && baseConfig.workload.source.kind === "build") {
+    base = baseConfig.workload.source;
+  }
 
-  const imported = await readTraffic(config.traffic.file, config.traffic.format);
-  const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
-  logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
+  const { prepared } = await loadTraffic(config, logger);
   const store = new LocalFolderStore(config.store.path, logger);
-  const noise = await loadNoise(store, config.workload.name, logger);
+  const noise = await loadNoise(store, config.workload.name, logger, { mode: options.mode ?? config.gate.mode, roundMs: config.gate.roundMs });
 
   return withShadowRuntime(options, async ({ runtime, runId, signal }) => {
     const result = await runGate(
@@ -200,12 +212,18 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
 }
 
 /** The stored A/A noise, if any and usable (else a warning and none). */
-async function loadNoise(store: LocalFolderStore, workload: string, logger: Logger): Promise<NoiseProfile | undefined> {
+async function loadNoise(store: LocalFolderStore, workload: string, logger: Logger, gate: { mode: GateMode; roundMs: number }): Promise<NoiseProfile | undefined> {
   const raw = await store.loadNoise(workload);
   if (raw === undefined) return undefined;
   const profile = parseNoiseProfile(raw, workload);
-  if (typeof profile === "string") {
-    logger.warn(`stored noise profile ignored (${profile}); run an A/A gate (--aa) to measure it again`);
+  const problem =
+    typeof profile === "string"
+      ? profile
+      : profile.mode !== gate.mode || profile.roundMs !== gate.roundMs
+        ? `it was measured in ${profile.mode} mode with ${profile.roundMs / 1000} s rounds, this gate runs ${gate.mode} with ${gate.roundMs / 1000} s`
+        : undefined;
+  if (problem !== undefined || typeof profile === "string") {
+    logger.warn(`stored noise profile ignored (${problem}); run an A/A gate (--aa) to measure it again`);
     return undefined;
   }
   return profile;

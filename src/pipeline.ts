@@ -116,7 +116,8 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
       strategy: config.search.strategy,
       ...(config.search.timeBudgetMs !== undefined ? { timeBudgetMs: config.search.timeBudgetMs } : {}),
     },
-    history.trials,
+    // the search judges configurations at today's load: other levels are for the model only
+    todays(history.trials),
     await loadAgent(config, deps),
     { strategyFor, predict: predictObjective, log: (line) => logger.info(line) },
   );
@@ -204,14 +205,14 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     heldAt: recommendation.keepCurrent ? "current" : "recommended",
     kpi: config.objective.kpi,
   });
-  const maxLevel = Math.max(1, ...updated.trials.map(loadOf));
+  const measuredLevels = catalog === config.parameters ? [1] : [...new Set(updated.trials.map(loadOf))];
   const foresight = foresee({
     model: loadModel,
     current: config.current,
     ...(recommendation.keepCurrent ? {} : { recommended: recommendation.recommended }),
     slo: config.slo,
     ...(config.growth !== undefined ? { growth: config.growth } : {}),
-    maxLevel: catalog === config.parameters ? 1 : maxLevel,
+    levels: measuredLevels,
   });
   for (const line of foresight?.lines ?? []) logger.info(`foresight: ${line}`);
   timings.recommendMs = Date.now() - t;
@@ -367,7 +368,9 @@ async function measureOne(
       shadow.url,
       deps.traffic.requests,
       {
-        connections: traffic.rate !== undefined ? traffic.connections : Math.max(1, Math.round(traffic.connections * at.level)),
+        // closed loop: the level multiplies the concurrency; with a rate, the rate (and the
+        // connections, so that a higher rate is not capped by too few of them)
+        connections: Math.max(1, Math.round(traffic.connections * at.level)),
         // the level before this one warmed the shadow up (a short settle for the new load)
         warmupMs: at.warm ? Math.min(traffic.warmupMs, 1000) : traffic.warmupMs,
         durationMs: traffic.durationMs,

@@ -3,7 +3,8 @@
  * worktree of the base commit (fetched first when a shallow checkout does not have it), so
  * the base image is built from exactly what the PR would merge into.
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -40,11 +41,22 @@ export async function checkoutBase(workspace: string, baseSha: string, temp: str
     throw new Error(`cannot check out the base commit ${baseSha}: ${firstLine(error)}`);
   }
   let removed = false;
+  // a stop signal ends the process from the runtime's cleanup (process.exit): the worktree
+  // goes too, synchronously, on the way out
+  const onExit = (): void => {
+    try {
+      execFileSync("git", ["-C", workspace, "worktree", "remove", "--force", dir], { stdio: "ignore" });
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  process.once("exit", onExit);
   return {
     dir,
     async remove() {
       if (removed) return;
       removed = true;
+      process.removeListener("exit", onExit);
       await git("worktree", "remove", "--force", dir).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },

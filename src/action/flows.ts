@@ -56,20 +56,7 @@ export async function measureFlow(inputs: ActionInputs, deps: FlowDeps): Promise
   const storePath = path.resolve(inputs.storePath ?? config.store.path);
   const repoRoot = context?.workspace ?? process.cwd();
 
-  const plan = context
-    ? planCache({
-        workload: config.workload.name,
-        eventName: context.eventName,
-        ref: context.ref,
-        ...(context.branch ? { headRef: context.branch } : {}),
-        ...(context.pullRequest ? { baseRef: context.pullRequest.baseRef } : {}),
-        ...(context.defaultBranch ? { defaultBranch: context.defaultBranch } : {}),
-        runId: context.runId,
-        runAttempt: context.runAttempt,
-        fromFork: Boolean(context.pullRequest?.fromFork || context.workflowRun?.fromFork),
-        policy: inputs.cache,
-      })
-    : undefined;
+  const plan = context ? cachePlan(context, config.workload.name, inputs) : undefined;
   if (plan) await restoreStore(deps.cache, storePath, plan, logger);
 
   const place: GitHubPlace | null = context
@@ -189,7 +176,6 @@ export async function readResultsFile(file: string): Promise<ResultsDoc> {
 /** Results files are small (kilobytes); anything huge is not ours. */
 const MAX_RESULTS_BYTES = 20e6;
 
-/** Where the run is on GitHub; none when run outside a workflow (no event, no repository). */
 /**
  * `gate`: the PR's base commit (a worktree beside the workspace) against its head, both
  * built and run with the head's current configuration (src/gate/). The base's own config
@@ -205,18 +191,7 @@ export async function gateFlow(inputs: ActionInputs, deps: FlowDeps): Promise<Ga
   const workspace = context.workspace ?? process.cwd();
   if (config.workload.source.kind !== "build") throw new Error(`mode gate builds the base from source: ${inputs.configFile} names an image (workload.image); give workload.build instead`);
   const storePath = path.resolve(inputs.storePath ?? config.store.path);
-  const plan = planCache({
-    workload: config.workload.name,
-    eventName: context.eventName,
-    ref: context.ref,
-    ...(context.branch ? { headRef: context.branch } : {}),
-    baseRef: pr.baseRef,
-    ...(context.defaultBranch ? { defaultBranch: context.defaultBranch } : {}),
-    runId: context.runId,
-    runAttempt: context.runAttempt,
-    fromFork: pr.fromFork,
-    policy: inputs.cache,
-  });
+  const plan = cachePlan(context, config.workload.name, inputs);
   // the stored A/A noise comes with the history
   await restoreStore(deps.cache, storePath, plan, deps.logger);
   const base = await checkoutBase(workspace, pr.baseSha, deps.env.RUNNER_TEMP || undefined);
@@ -229,6 +204,7 @@ export async function gateFlow(inputs: ActionInputs, deps: FlowDeps): Promise<Ga
       configFile,
       base: { kind: "context", context: inBase(config.workload.source.context) },
       baseConfigFile: hasBaseConfig ? baseConfig : "missing",
+      baseBuildFromConfig: true,
       jsonFile: inputs.resultsFile,
       storePath,
       timeoutMs: inputs.timeoutMs,
@@ -239,8 +215,25 @@ export async function gateFlow(inputs: ActionInputs, deps: FlowDeps): Promise<Ga
   }
 }
 
+/** Where the run is on GitHub; none when run outside a workflow (no event, no repository). */
 function githubContext(env: NodeJS.ProcessEnv): RunContext | undefined {
   return env.GITHUB_EVENT_NAME || env.GITHUB_REPOSITORY ? readRunContext(env) : undefined;
+}
+
+/** Which cache entries this run restores and whether it saves (store/cache-store.ts decides). */
+function cachePlan(context: RunContext, workload: string, inputs: ActionInputs): ReturnType<typeof planCache> {
+  return planCache({
+    workload,
+    eventName: context.eventName,
+    ref: context.ref,
+    ...(context.branch ? { headRef: context.branch } : {}),
+    ...(context.pullRequest ? { baseRef: context.pullRequest.baseRef } : {}),
+    ...(context.defaultBranch ? { defaultBranch: context.defaultBranch } : {}),
+    runId: context.runId,
+    runAttempt: context.runAttempt,
+    fromFork: Boolean(context.pullRequest?.fromFork || context.workflowRun?.fromFork),
+    policy: inputs.cache,
+  });
 }
 
 function token(inputs: ActionInputs, env: NodeJS.ProcessEnv): string {

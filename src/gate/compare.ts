@@ -1,18 +1,20 @@
 /**
  * The gate's statistics: base and head measured in the same rounds, one head/base ratio per
- * KPI and round, and a three-way verdict per KPI from the confidence interval of the mean
- * log ratio (Student's t over the rounds: paired, so the runner's drift between rounds
- * cancels). Pure: no I/O.
+ * KPI and round, rounds grouped in blocks (a fresh pair of shadows each; a block's mean log
+ * ratio is one observation), and a three-way verdict per KPI from the confidence interval of
+ * the mean over the observations (Student's t: paired, so the runner's drift cancels).
+ * Pure: no I/O. The functions below take "rounds" that are observations: the gate passes
+ * block aggregates (see `aggregate` in run-gate.ts).
  *
  * With w the worsening factor (head/base for lower-is-better KPIs, base/head for throughput)
  * and [lo, hi] its interval at the configured confidence:
  * - pass: hi < 1 + regression — a regression as large as the threshold is ruled out;
  * - fail: lo > 1 and hi ≥ 1 + regression — head is worse for sure, and possibly by the threshold or more;
- * - inconclusive: neither (too few rounds for this noise).
+ * - inconclusive: neither (too few observations for this noise).
  * So a true regression of exactly the threshold fails about as often as the interval covers,
  * and a significant but small regression (whole interval below the threshold) passes.
  *
- * The gate looks after every round and stops at the first clear verdict. Looking K times at a
+ * The gate looks after every block and stops at the first clear verdict. Looking K times at a
  * 95% interval would fail an unchanged build far more often than 5% (the first of K chances
  * wins), so each look uses Pocock's wider per-look level for K planned looks (`looks`), which
  * keeps the overall error at the configured confidence.
@@ -22,7 +24,7 @@ import { mean, median, normalCdf, stdev, studentTQuantile } from "../core/stats.
 
 export type GateKpiVerdict = "pass" | "fail" | "inconclusive";
 
-/** One round: both sides measured under the same conditions (one after the other, or at once). */
+/** One round (or a block's aggregate): both sides measured under the same conditions (one after the other, or at once). */
 export interface GateRound {
   base: Kpis;
   head: Kpis;
@@ -30,17 +32,18 @@ export interface GateRound {
 
 export interface GateKpiResult {
   name: KpiName;
-  /** head / base, exp of the mean log ratio over the rounds */
+  /** head / base, exp of the mean log ratio over the observations */
   ratio: number;
   /** the ratio's interval at the configured confidence */
   ci: [number, number];
   verdict: GateKpiVerdict;
-  /** per side: median over the rounds and the standard deviation across rounds */
+  /** per side: median over the observations and the standard deviation across them */
   base: { median: number; sd: number };
   head: { median: number; sd: number };
-  /** standard deviation of the per-round log ratio: the noise this comparison sees (≈ CV of the ratio) */
+  /** standard deviation of one observation's log ratio: the noise this comparison sees (≈ CV of the ratio) */
   noise: number;
-  rounds: number;
+  /** observations behind it: blocks (each a fresh pair's mean), or rounds where no blocks were formed */
+  observations: number;
 }
 
 export interface GateOptions {
@@ -49,7 +52,7 @@ export interface GateOptions {
   regression: number;
   /** overall, of the two-sided interval, e.g. 0.95 */
   confidence: number;
-  /** looks planned (the gate decides after each round from the third): the per-look level widens with them; default 1 */
+  /** looks planned (the gate decides after each block from the third): the per-look level widens with them; default 1 */
   looks?: number;
 }
 
@@ -109,7 +112,7 @@ export function compareKpi(rounds: readonly GateRound[], kpi: KpiName, options: 
     base: side((r) => r.base[kpi]),
     head: side((r) => r.head[kpi]),
     noise,
-    rounds: n,
+    observations: n,
   };
 }
 

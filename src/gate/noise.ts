@@ -1,6 +1,6 @@
 /**
  * The runner's noise, measured by an A/A gate (the base against itself) and stored with the
- * history: per KPI, the standard deviation of the per-round log ratio. Later gates compare
+ * history: per KPI, the standard deviation of one block's log ratio. Later gates compare
  * their threshold with what that noise lets them resolve (compare.ts, resolvableRegression).
  */
 import { KPI_NAMES, type KpiName } from "../core/types.js";
@@ -12,6 +12,8 @@ export interface NoiseProfile {
   /** ISO time of the A/A run */
   at: string;
   mode: GateResult["mode"];
+  /** the measured window per side per round it ran with (gate.round): noise depends on it */
+  roundMs: number;
   /** blocks measured (each a fresh pair of shadows; see compare.ts BLOCK_ROUNDS) */
   blocks: number;
   /** per KPI: sd of log(head / base) per block, ≈ the CV of one block's ratio */
@@ -24,8 +26,9 @@ export function noiseProfileOf(result: GateResult, workload: string, at: Date): 
     workload,
     at: at.toISOString(),
     mode: result.mode,
+    roundMs: result.settings.roundMs,
     blocks: result.blocks,
-    kpis: Object.fromEntries(result.kpis.filter((k) => Number.isFinite(k.noise) && k.rounds >= 2).map((k) => [k.name, k.noise])),
+    kpis: Object.fromEntries(result.kpis.filter((k) => Number.isFinite(k.noise) && k.observations >= 2).map((k) => [k.name, k.noise])),
   };
 }
 
@@ -37,6 +40,7 @@ export function parseNoiseProfile(raw: unknown, workload: string): NoiseProfile 
   if (doc.workload !== workload) return `it belongs to workload ${JSON.stringify(doc.workload)}, not ${JSON.stringify(workload)}`;
   if (typeof doc.at !== "string" || Number.isNaN(Date.parse(doc.at))) return "at: expected an ISO time";
   if (doc.mode !== "duet" && doc.mode !== "interleaved" && doc.mode !== "sequential") return "mode: expected duet, interleaved or sequential";
+  if (typeof doc.roundMs !== "number" || !(doc.roundMs > 0)) return "roundMs: expected a duration in ms > 0";
   if (typeof doc.blocks !== "number" || !Number.isInteger(doc.blocks) || doc.blocks < 2) return "blocks: expected a whole number ≥ 2";
   if (typeof doc.kpis !== "object" || doc.kpis === null) return "kpis: expected an object";
   const kpis: NoiseProfile["kpis"] = {};
@@ -45,5 +49,5 @@ export function parseNoiseProfile(raw: unknown, workload: string): NoiseProfile 
     if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) return `kpis.${name}: expected a number ≥ 0`;
     kpis[name as KpiName] = value;
   }
-  return { version: 1, workload, at: doc.at, mode: doc.mode, blocks: doc.blocks, kpis };
+  return { version: 1, workload, at: doc.at, mode: doc.mode, roundMs: doc.roundMs, blocks: doc.blocks, kpis };
 }

@@ -20,7 +20,7 @@ export function renderGate(result: GateResult, workload: string): string {
     lines.push(
       "",
       markdownTable([
-        ["KPI", "base (median ± sd over rounds)", "head", "head / base", `${conf} interval`, "verdict"],
+        ["KPI", "base (median ± sd over pairs)", "head", "head / base", `${conf} interval`, "verdict"],
         ...result.kpis.map((k) => [
           k.name,
           formatMeasured(k.name, k.base.median, k.base.sd),
@@ -52,7 +52,7 @@ export interface GateJson {
   mode: GateResult["mode"];
   reasons: string[];
   noise_warnings: string[];
-  kpis: { name: string; ratio: number; ci: [number, number]; verdict: string; base_median: number; base_sd: number; head_median: number; head_sd: number; noise: number; rounds: number }[];
+  kpis: { name: string; ratio: number; ci: [number | null, number | null]; verdict: string; base_median: number; base_sd: number; head_median: number; head_sd: number; noise: number; blocks: number }[];
   rounds: number;
   blocks: number;
   load_ms: number;
@@ -77,14 +77,14 @@ export function gateJson(result: GateResult): GateJson {
     kpis: result.kpis.map((k) => ({
       name: k.name,
       ratio: k.ratio,
-      ci: k.ci,
+      ci: [finite(k.ci[0]), finite(k.ci[1])],
       verdict: k.verdict,
       base_median: k.base.median,
       base_sd: k.base.sd,
       head_median: k.head.median,
       head_sd: k.head.sd,
       noise: k.noise,
-      rounds: k.rounds,
+      blocks: k.observations,
     })),
     rounds: result.rounds.length,
     blocks: result.blocks,

@@ -11,7 +11,8 @@
  *   pair of rounds cancels;
  * - sequential: every base round, then every head round, a fixed number of rounds (the
  *   naive baseline: the benchmark measures its noise to justify the default; never the gate).
- * Both shadows stay up for the whole gate; the first round includes the warm-up.
+ * Rounds run in blocks of BLOCK_ROUNDS on a fresh pair of shadows each (compare.ts says why);
+ * a block's first round includes the warm-up.
  */
 import { shadowSpecFor } from "../core/apply.js";
 import { kpisFrom } from "../core/kpis.js";
@@ -57,7 +58,7 @@ export interface GateInput {
    * configuration would not mean the same thing on both sides. "missing": the base has no
    * config file (the head's describes both, and the report says so); absent: not looked for.
    */
-  baseConfig?: ShadowgateConfig | "missing";
+  baseConfig?: ShadowgateConfig | "missing" | { unreadable: string };
 }
 
 export interface GateResult {
@@ -122,6 +123,10 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
     settings: pickSettings(settings),
   });
 
+  const baseSource = { base: describeSource(input.base), head: describeSource(input.head ?? config.workload.source) };
+  if (input.baseConfig && typeof input.baseConfig === "object" && "unreadable" in input.baseConfig) {
+    return empty("inconclusive", `The base branch's config file cannot be read by this Shadowgate, so nothing was compared: ${input.baseConfig.unreadable}`, baseSource);
+  }
   const mismatch = input.baseConfig && input.baseConfig !== "missing" ? catalogMismatch(config, input.baseConfig) : undefined;
   if (mismatch) {
     return empty("inconclusive", `Base and head declare different parameters, so the same configuration means different things on each side; nothing was compared: ${mismatch}.`, {
@@ -164,13 +169,20 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
     await Promise.allSettled(started.flatMap((s) => (s.status === "fulfilled" ? [s.value.stop()] : [])));
     checkAborted();
     const again = block > 0 ? ` (it had started for ${block} block${block > 1 ? "s" : ""} before)` : "";
+    if (headStart!.status === "rejected" && baseStart!.status === "rejected") {
+      // a cause both share (the configuration, the engine) is not the pull request's fault
+      return empty("inconclusive", `Neither build starts with the current configuration${again}: base: ${errorText(baseStart!.reason)}; head: ${errorText(headStart!.reason)}`, images);
+    }
     if (headStart!.status === "rejected") {
       return empty(aa || block > 0 ? "inconclusive" : "fail", `The head build does not start with the current configuration${again}: ${errorText(headStart!.reason)}`, images);
     }
     return empty("inconclusive", `The base build does not start with the current configuration${again}, so nothing was compared: ${errorText((baseStart as PromiseRejectedResult).reason)}`, images);
   };
 
-  const measured = await measureBlocks(startPair, mode, input.rounds, config, deps);
+  // A/A calibrates the noise: it runs its whole budget (a noise measured on the three blocks
+  // an early stop leaves would be off by a factor of several)
+  const fixedRounds = input.rounds ?? (aa ? BLOCK_ROUNDS * blocksInBudget(config, mode) : undefined);
+  const measured = await measureBlocks(startPair, mode, fixedRounds, config, deps);
   if ("verdict" in measured) return measured;
   const result = summarise(measured, { config, mode, aa, images, noise: deps.noise, logger });
   return { ...result, reasons: [...result.reasons, ...notes] };
@@ -260,13 +272,11 @@ async function measureBlocks(
       for (let i = 0; i < n; i++) rounds.push({ base: baseRounds[i]!, head: await timed(() => measure(pair.head, "head", i > 0)) });
     });
     if (done && "verdict" in done) return done;
-    return { rounds, blocks: rounds, failing, loadMs, decision: decide(rounds, base), blocksInBudget: n, looks: 1 };
+    return { rounds, blocks: [aggregate(rounds)], failing, loadMs, decision: decide(rounds, base), blocksInBudget: n, looks: 1 };
   }
 
-  const perRound = (mode === "duet" ? 1 : 2) * settings.roundMs;
-  const warmups = (mode === "duet" ? 1 : 2) * traffic.warmupMs;
-  const perBlock = BLOCK_ROUNDS * perRound + warmups;
-  const maxBlocks = fixedRounds !== undefined ? Math.ceil(fixedRounds / BLOCK_ROUNDS) : Math.max(MIN_ROUNDS, Math.floor(settings.budgetMs / perBlock));
+  const perBlock = nominalBlockMs(config, mode);
+  const maxBlocks = fixedRounds !== undefined ? Math.ceil(fixedRounds / BLOCK_ROUNDS) : blocksInBudget(config, mode);
   // a fixed number of rounds is looked at once; a sequential gate after every block
   const looks = fixedRounds === undefined ? looksFor(maxBlocks) : 1;
   const options = { ...base, looks };
@@ -299,12 +309,25 @@ async function measureBlocks(
     deps.logger.info(`gate block ${b + 1} (rounds ${rounds.length - block.length + 1}–${rounds.length}): ${decision.kpis.map((k) => `${kpiLabel(k.name)} ×${k.ratio.toFixed(3)} [${k.ci[0].toFixed(3)}, ${k.ci[1].toFixed(3)}] ${k.verdict}`).join(", ")}`);
     // sequential testing: stop as soon as the overall verdict is clear (fixed rounds run out)
     if (fixedRounds === undefined && decision.verdict !== "inconclusive") break;
-    if (fixedRounds === undefined && loadMs + perBlock > settings.budgetMs) break;
+    // out of budget at the pace measured — but not before a verdict is possible at all
+    const pace = Math.max(perBlock, loadMs / (b + 1));
+    if (fixedRounds === undefined && b + 1 >= MIN_ROUNDS && loadMs + pace > settings.budgetMs) break;
   }
   // what the budget allows at the pace actually measured (rounds take longer than their windows)
   const pace = blocks.length > 0 ? Math.max(perBlock, loadMs / blocks.length) : perBlock;
   const affordable = fixedRounds !== undefined ? maxBlocks : Math.max(MIN_ROUNDS, Math.floor(settings.budgetMs / pace));
   return { rounds, blocks, failing, loadMs, decision, blocksInBudget: affordable, looks };
+}
+
+/** Load time of one block at its nominal pace: a warm-up per side (at once in a duet) and its rounds. */
+function nominalBlockMs(config: ShadowgateConfig, mode: GateMode): number {
+  const sides = mode === "duet" ? 1 : 2;
+  return sides * (config.traffic.warmupMs + BLOCK_ROUNDS * config.gate.roundMs);
+}
+
+/** Blocks the load budget holds at the nominal pace (at least the MIN_ROUNDS a verdict needs). */
+function blocksInBudget(config: ShadowgateConfig, mode: GateMode): number {
+  return Math.max(MIN_ROUNDS, Math.floor(config.gate.budgetMs / nominalBlockMs(config, mode)));
 }
 
 /** A block as one observation: per side and KPI, the geometric mean of its rounds (the mean where a value is 0). */

@@ -58,6 +58,7 @@ import {
 import { deriveSeed, mulberry32, permutation, shuffleInPlace } from "../search/random.js";
 import { FEATURE_VERSION, featureEncoder, type FeatureEncoder } from "./features.js";
 import { NearestIndex } from "./nearest.js";
+import { LOAD_FEATURE } from "./load-level.js";
 
 /** KPIs learned as absolute values (they can be 0, so no ratio to the anchor). */
 export const ABSOLUTE_KPIS: ReadonlySet<KpiName> = new Set<KpiName>(["errors.rate", "non2xx.rate"]);
@@ -286,6 +287,8 @@ interface Row {
   /** normalised features, for distances */
   unit: number[];
   key: string;
+  /** the configuration without its load level (model/load-level.ts): folds never split one configuration across levels */
+  group: string;
   anchor: Partial<Kpis>;
   /** key of the configuration its run anchored on */
   anchorKey: string;
@@ -521,6 +524,7 @@ export function trainModels(history: History, catalog: ParameterCatalog, options
 
   let skippedNoAnchor = 0;
   let skippedInvalid = 0;
+  const loadColumn = encoder.parameters.find((p) => p.name === LOAD_FEATURE)?.offset;
   const anchored: { runId: string; anchor: Partial<Kpis>; anchorKey: string; rows: Row[] }[] = [];
   for (const run of ordered) {
     const anchorTrial = run.trials.find((t) => t.anchor);
@@ -542,7 +546,9 @@ export function trainModels(history: History, catalog: ParameterCatalog, options
         continue;
       }
       const features = encoder.encode(trial.config);
-      rows.push({ trial, features, unit: encoder.normalize(features), key: JSON.stringify(features), anchor, anchorKey });
+      const key = JSON.stringify(features);
+      const group = loadColumn === undefined ? key : JSON.stringify(features.filter((_, j) => j !== loadColumn));
+      rows.push({ trial, features, unit: encoder.normalize(features), key, group, anchor, anchorKey });
     }
     anchored.push({ runId: run.runId, anchor, anchorKey, rows });
   }
@@ -597,6 +603,7 @@ export function trainModels(history: History, catalog: ParameterCatalog, options
     const units: number[][] = [];
     const y: number[] = [];
     const keys: string[] = [];
+    const groups: string[] = [];
     let regressor: Regressor;
     let chosen: ChosenParams;
     try {
@@ -616,6 +623,7 @@ export function trainModels(history: History, catalog: ParameterCatalog, options
           units.push(row.unit);
           y.push(t + shifted);
           keys.push(row.key);
+          groups.push(row.group);
         }
       };
       collect(() => true);
@@ -649,7 +657,7 @@ export function trainModels(history: History, catalog: ParameterCatalog, options
     rowsPerKpi[kpi] = X.length;
     params[kpi] = chosen;
     if (options.cv !== false) {
-      const cv = crossValidate(kpi, { X, y, keys, units }, fitOptions, chosen, options.cv ?? {}, options.seed, minRows, encoder.parameters, options.extrapolation ?? true);
+      const cv = crossValidate(kpi, { X, y, keys, groups, units }, fitOptions, chosen, options.cv ?? {}, options.seed, minRows, encoder.parameters, options.extrapolation ?? true);
       if (cv) {
         cvError[kpi] = cv.error;
         scale = cv.intervalScale;
@@ -693,7 +701,7 @@ export function trainModels(history: History, catalog: ParameterCatalog, options
  */
 function crossValidate(
   kpi: KpiName,
-  data: { X: number[][]; y: number[]; keys: string[]; units: number[][] },
+  data: { X: number[][]; y: number[]; keys: string[]; groups: string[]; units: number[][] },
   fitOptions: FitOptions,
   chosen: ChosenParams,
   cv: { folds?: number; nTrees?: number },
@@ -703,7 +711,8 @@ function crossValidate(
   extrapolation: boolean,
 ): { error: number; intervalScale: number } | undefined {
   const { X, y, keys, units } = data;
-  const groups = [...new Set(keys)];
+  // held out by configuration: at every load level at once (a level is not a new configuration)
+  const groups = [...new Set(data.groups)];
   if (groups.length < 3) return undefined;
   shuffleInPlace(mulberry32(deriveSeed(seed, `cv-folds:${kpi}`)), groups);
   const folds = Math.min(groups.length, Math.max(2, Math.floor(cv.folds ?? defaultFolds(groups.length))));
@@ -716,7 +725,7 @@ function crossValidate(
     const train = { X: [] as number[][], y: [] as number[], units: [] as number[][], keys: [] as string[] };
     const test = { X: [] as number[][], y: [] as number[], units: [] as number[][] };
     keys.forEach((key, i) => {
-      const into = foldOf.get(key) === f ? test : train;
+      const into = foldOf.get(data.groups[i]!) === f ? test : train;
       into.X.push(X[i] as number[]);
       into.y.push(y[i] as number);
       into.units.push(units[i] as number[]);

@@ -70,8 +70,8 @@ export function renderComment(doc: ResultsDoc, options: CommentOptions): string 
     { name: "verdict", ...verdictSection(doc, `### Shadowgate · ${escapeText(doc.workload)}`) },
     { name: "further reasons", text: otherReasons(doc), drop: 7 },
     { name: "SLO warnings", text: sloWarnings(doc), drop: 9 },
-    { name: "foresight", text: foresightSection(doc, "####"), drop: 7.5 },
     { name: "recommendation", text: recommendationLine(doc), drop: 8 },
+    { name: "foresight", text: foresightSection(doc, "####"), drop: 7.5 },
     {
       name: "comparison table",
       text: comparisonSection(doc, "####", undefined, true),

@@ -38,8 +38,8 @@ export function renderReport(doc: ResultsDoc, options: { maxBytes?: number } = {
     { name: "verdict", ...verdictSection(doc, `# Shadowgate · ${escapeText(doc.workload)}`) },
     { name: "further reasons", text: otherReasons(doc), drop: 7 },
     { name: "SLO warnings", text: sloWarnings(doc), drop: 9 },
-    { name: "foresight", text: foresightSection(doc, "##"), drop: 7.5 },
     { name: "recommendation", text: recommendationLine(doc), drop: 8 },
+    { name: "foresight", text: foresightSection(doc, "##"), drop: 7.5 },
     {
       name: "comparison table",
       text: comparisonSection(doc, "##"),
@@ -258,9 +258,11 @@ function parameterRange(parameter: ParameterDoc): string {
 export function trialPriority(doc: ResultsDoc): number[] {
   const { kpi, goal } = doc.objective;
   const sign = goal === "minimize" ? 1 : -1;
+  // with load levels, today's rows first: a row at half the load is not a better configuration
+  const today = (trial: ResultsDoc["trials"][number]) => Number((trial.load ?? 1) === 1);
   return doc.trials
     .map((trial, i) => ({ trial, i }))
-    .sort((a, b) => Number(b.trial.anchor) - Number(a.trial.anchor) || sign * (a.trial.kpis[kpi] - b.trial.kpis[kpi]) || a.i - b.i)
+    .sort((a, b) => Number(b.trial.anchor) - Number(a.trial.anchor) || today(b.trial) - today(a.trial) || sign * (a.trial.kpis[kpi] - b.trial.kpis[kpi]) || a.i - b.i)
     .map(({ i }) => i);
 }
 

@@ -91,7 +91,7 @@ describe("shadowgate run (bundled CLI, real Docker)", () => {
     expect(results.foresight.maxLevel).toBe(2);
     expect(results.foresight.growth).toBe(1.5);
     expect(results.foresight.configs[0].label).toBe("current");
-    expect(run.stdout).toMatch(/^## Foresight\n\n- Current configuration: (p99 predicted to exceed 40 ms at [\d.]+× today's traffic|every SLO is predicted to hold up to 2× today's traffic)/m);
+    expect(run.stdout).toMatch(/^## Foresight\n\n- Current configuration: (p99 predicted to exceed 40 ms at [\d.]+× today's traffic|p99 is predicted to exceed 40 ms already at today's traffic|every SLO is predicted to hold up to 2× today's traffic)/m);
     expect(run.stdout).toMatch(/^- Current configuration at 1\.5× today's traffic \(the expected growth\): p99 [\d.]+ ms/m);
     // the model trains on every level (the load is one of its features)
     expect(results.model.trainedOn).toBe(6);

@@ -36,7 +36,7 @@ interface GateDoc {
   mode: string;
   reasons: string[];
   noise_warnings: string[];
-  kpis: { name: string; ratio: number; ci: [number, number]; verdict: string; noise: number; rounds: number }[];
+  kpis: { name: string; ratio: number; ci: [number, number]; verdict: string; noise: number; blocks: number }[];
   rounds: number;
   blocks: number;
   load_ms: number;
@@ -174,7 +174,7 @@ describe("shadowgate gate (in process, real Docker)", () => {
 
     // the markdown: heading, per-KPI table, rounds line
     expect(result.out).toMatch(/^## Shadowgate gate: orders-api — ❌ fail$/m);
-    expect(result.out).toMatch(/^\| KPI +\| base \(median ± sd over rounds\) +\| head +\| head \/ base +\| [\d.]+% interval +\| verdict +\|$/m);
+    expect(result.out).toMatch(/^\| KPI +\| base \(median ± sd over pairs\) +\| head +\| head \/ base +\| [\d.]+% interval +\| verdict +\|$/m);
     for (const kpi of DEFAULT_KPIS) expect(result.out).toMatch(new RegExp(`^\\| ${kpi.replace(".", "\\.")} +\\| .+ \\| ×\\d+\\.\\d{3} +\\| \\d+\\.\\d{3}–\\d+\\.\\d{3} +\\| (✅ pass|❌ fail|⚠️ inconclusive) +\\|$`, "m"));
     // the table shows the same ratio and verdict as the JSON
     const icon = { pass: "✅", fail: "❌", inconclusive: "⚠️" }[cpu.verdict as "pass" | "fail" | "inconclusive"];
@@ -238,7 +238,8 @@ describe("shadowgate gate (in process, real Docker)", () => {
   });
 
   it("A/A: measures and stores the runner's noise, and a later gate warns about a threshold below it", async () => {
-    const head = exampleCopy();
+    // an A/A runs its whole budget (four pairs here)
+    const head = exampleCopy({ gate: "gate: { round: 2s, budget: 20s }" });
     const base = exampleCopy();
     const store = path.join(tempDir("sg-gate-store-"), "history");
     const json = path.join(head.dir, "aa.json");
@@ -250,7 +251,8 @@ describe("shadowgate gate (in process, real Docker)", () => {
     expect(["pass", "inconclusive"]).toContain(doc.verdict);
     expect(doc.aa).toBe(true);
     expect(doc.images.base).toBe(doc.images.head);
-    expect(doc.rounds).toBeGreaterThanOrEqual(3);
+    expect(doc.blocks).toBe(4);
+    expect(doc.rounds).toBe(8);
     expect(aa.out).toMatch(/^## Shadowgate gate: orders-api — .* \(A\/A: the base against itself\)$/m);
 
     const noiseFile = path.join(store, "orders-api", "noise.json");
@@ -269,7 +271,7 @@ describe("shadowgate gate (in process, real Docker)", () => {
     }
 
     // a threshold of 0.5%: below what that noise lets the gate resolve in its budget
-    writeConfig(head.config, "gate: { round: 1s, budget: 18s, regression: 0.5% }", head.store);
+    writeConfig(head.config, "gate: { round: 2s, budget: 20s, regression: 0.5% }", head.store);
     const json2 = path.join(head.dir, "gate.json");
     const tight = await gate(["--config", head.config, "--base-context", base.dir, "--store", store, "--json", json2]);
     const doc2 = readDoc(json2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { foresee, scanLevels } from "../../src/decide/foresight.js";
+import { foresee } from "../../src/decide/foresight.js";
 import { atLoad, LOAD_FEATURE, loadOf, modelCatalog, withLoadColumn } from "../../src/model/load-level.js";
 import { trainModels } from "../../src/model/forest.js";
 import { parseConfig } from "../../src/config/schema.js";
@@ -61,7 +61,7 @@ describe("foresee", () => {
   it("finds the load at which the SLO breaks, for the current and the recommended configuration", () => {
     const { model } = trained();
     // truth: 30 L² = 80 → L ≈ 1.63 for POOL 4; 21 L² = 80 → L ≈ 1.95 for POOL 8
-    const f = foresee({ model, current, recommended: { POOL: 8 }, slo: { "latency.p99": 80 }, maxLevel: 3 })!;
+    const f = foresee({ model, current, recommended: { POOL: 8 }, slo: { "latency.p99": 80 }, levels: LEVELS })!;
     const [cur, rec] = f.configs;
     expect(cur!.breaksAt!.kpi).toBe("latency.p99");
     expect(cur!.breaksAt!.level).toBeGreaterThan(1.4);
@@ -73,33 +73,40 @@ describe("foresee", () => {
 
   it("says whether the SLO holds at the expected growth, and that it holds up to the top level when it never breaks", () => {
     const { model } = trained();
-    const f = foresee({ model, current, slo: { "latency.p99": 1000 }, growth: 1.5, maxLevel: 3 })!;
+    const f = foresee({ model, current, slo: { "latency.p99": 1000 }, growth: 1.5, levels: LEVELS })!;
     expect(f.configs[0]!.breaksAt).toBeNull();
     expect(f.configs[0]!.atGrowth![0]!.breach).toBe("no");
     expect(f.lines).toEqual([
       "Current configuration: every SLO is predicted to hold up to 3× today's traffic, the highest load measured.",
       expect.stringMatching(/^Current configuration at 1\.5× today's traffic \(the expected growth\): p99 [\d.]+ ms \([\d.]+ ms–[\d.]+ ms\) meets ≤ 1000 ms\.$/),
     ]);
-    const tight = foresee({ model, current, slo: { "latency.p99": 50 }, growth: 1.5, maxLevel: 3 })!;
+    const tight = foresee({ model, current, slo: { "latency.p99": 50 }, growth: 1.5, levels: LEVELS })!;
     expect(tight.configs[0]!.atGrowth![0]!.breach).toBe("likely");
   });
 
   it("does not predict beyond the highest level measured, and asks for levels when there are none", () => {
     const { model } = trained();
-    const beyond = foresee({ model, current, slo: { "latency.p99": 1000 }, growth: 5, maxLevel: 3 })!;
+    const beyond = foresee({ model, current, slo: { "latency.p99": 1000 }, growth: 5, levels: LEVELS })!;
     expect(beyond.configs[0]!.atGrowth).toBeNull();
     expect(beyond.lines.at(-1)).toMatch(/expected growth 5× is beyond the highest load measured \(3×\).*add a level of at least 5× to traffic\.levels/);
-    const none = foresee({ model, current, slo: { "latency.p99": 80 }, growth: 1.5, maxLevel: 1 })!;
+    const none = foresee({ model, current, slo: { "latency.p99": 80 }, growth: 1.5, levels: [1] })!;
     expect(none.lines[0]).toMatch(/No load level above today's was measured.*traffic\.levels, e\.g\. \[1, 2\]/);
-    expect(foresee({ model, current, slo: { "latency.p99": 80 }, maxLevel: 1 })).toBeNull();
-    expect(foresee({ model, current, slo: {}, growth: 2, maxLevel: 3 })).toBeNull();
+    expect(foresee({ model, current, slo: { "latency.p99": 80 }, levels: [1] })).toBeNull();
+    expect(foresee({ model, current, slo: {}, growth: 2, levels: LEVELS })).toBeNull();
   });
 
-  it("scans from 1 to the top level in small steps", () => {
-    const levels = scanLevels(2);
-    expect(levels[0]).toBe(1);
-    expect(levels.at(-1)).toBe(2);
-    expect(Math.max(...levels.slice(1).map((l, i) => l / levels[i]!))).toBeLessThanOrEqual(1.025 + 1e-9);
+  it("between two measured levels follows a power law through them, not the trees' split point", () => {
+    // only 1× and 2× measured: the trees step at about 1.41×; the truth 30 L² reaches 80 at 1.63×
+    const h = history();
+    const two: History = { ...h, trials: h.trials.filter((t) => loadOf(t) === 1 || loadOf(t) === 2) };
+    const cat = modelCatalog(catalog, two, [1, 2]);
+    const model = trainModels(withLoadColumn(two), cat, { seed: 1, kpis: ["latency.p99"] });
+    const f = foresee({ model, current, slo: { "latency.p99": 80 }, growth: 1.5, levels: [1, 2] })!;
+    expect(f.configs[0]!.breaksAt!.level).toBeGreaterThan(1.5);
+    expect(f.configs[0]!.breaksAt!.level).toBeLessThan(1.78);
+    // at 1.5×: 67.5 ms by the truth
+    expect(f.configs[0]!.atGrowth![0]!.predicted.mean).toBeGreaterThan(58);
+    expect(f.configs[0]!.atGrowth![0]!.predicted.mean).toBeLessThan(78);
   });
 });
 

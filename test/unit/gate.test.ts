@@ -42,7 +42,7 @@ describe("gate statistics", () => {
     expect(result.verdict).toBe("pass");
     expect(result.ci[0]).toBeLessThan(1);
     expect(result.ci[1]).toBeLessThan(1.1);
-    expect(result.rounds).toBe(8);
+    expect(result.observations).toBe(8);
     expect(result.noise).toBeGreaterThan(0.01);
     expect(result.noise).toBeLessThan(0.06);
   });
@@ -210,9 +210,9 @@ describe("base and head catalogs", () => {
 
 describe("noise profile", () => {
   it("round-trips and rejects bad documents with the field", () => {
-    const result = { mode: "duet", rounds: [{}, {}, {}, {}, {}, {}], blocks: 3, kpis: [{ name: "latency.p99", noise: 0.04, rounds: 3 }, { name: "latency.p50", noise: NaN, rounds: 3 }] };
+    const result = { mode: "duet", settings: { roundMs: 5000 }, rounds: [{}, {}, {}, {}, {}, {}], blocks: 3, kpis: [{ name: "latency.p99", noise: 0.04, observations: 3 }, { name: "latency.p50", noise: NaN, observations: 3 }] };
     const profile = noiseProfileOf(result as never, "svc", new Date("2026-11-29T12:00:00Z"));
-    expect(profile).toEqual({ version: 1, workload: "svc", at: "2026-11-29T12:00:00.000Z", mode: "duet", blocks: 3, kpis: { "latency.p99": 0.04 } });
+    expect(profile).toEqual({ version: 1, workload: "svc", at: "2026-11-29T12:00:00.000Z", mode: "duet", roundMs: 5000, blocks: 3, kpis: { "latency.p99": 0.04 } });
     expect(parseNoiseProfile(JSON.parse(JSON.stringify(profile)), "svc")).toEqual(profile);
     expect(parseNoiseProfile(profile, "other")).toMatch(/belongs to workload "svc"/);
     expect(parseNoiseProfile({ ...profile, kpis: { "latency.p99": -1 } }, "svc")).toMatch(/kpis\.latency\.p99: expected a number ≥ 0/);

@@ -390,7 +390,9 @@ describe("foresight in the report and the comment", () => {
     expect(report).toContain("## Foresight\n\n- Current configuration: p99 predicted to exceed 80 ms at 1.38× today's traffic (predicted 81.2 ms there).\n- Current configuration at 1.5× today's traffic");
     const comment = renderComment(doc, { marker: "<!-- shadowgate:workload=orders-api -->" });
     expect(comment).toContain("#### Foresight\n\n- Current configuration: p99 predicted to exceed 80 ms");
-    expect(comment.indexOf("#### Foresight")).toBeLessThan(comment.indexOf("Recommended"));
+    // after what to do, before the comparison table
+    expect(comment.indexOf("#### Foresight")).toBeGreaterThan(comment.indexOf("**Recommended"));
+    expect(comment.indexOf("#### Foresight")).toBeLessThan(comment.indexOf("####", comment.indexOf("#### Foresight") + 5));
     const hostile = sampleResults({ foresight: { ...doc.foresight!, lines: ["@octocat <b>x</b>"] } });
     expect(renderReport(hostile)).not.toContain("@octocat <b>");
     expect(renderReport(sampleResults({ foresight: null }))).not.toContain("Foresight");
