@@ -84,10 +84,12 @@ describe("shadowgate run (bundled CLI, real Docker)", () => {
     const anchors = results.trials.filter((t: { anchor: boolean }) => t.anchor);
     expect(anchors).toHaveLength(1);
     expect(anchors[0].load).toBe(1);
-    // four times the connections against the same CPU quota: queueing shows in the latency
+    // four times the connections (closed loop): by Little's law, concurrency = throughput ×
+    // latency, so their product grows about fourfold — as more throughput, more latency, or both
     const current = results.trials.filter((t: { config: { WORKER_POOL: number; CACHE_SIZE: number } }) => t.config.WORKER_POOL === 2 && t.config.CACHE_SIZE === 128);
-    const at = (level: number) => current.find((t: { load: number }) => t.load === level).kpis["latency.p50"];
-    expect(at(2)).toBeGreaterThan(at(0.5) * 1.5);
+    const at = (level: number) => current.find((t: { load: number }) => t.load === level).kpis;
+    const concurrency = (level: number) => at(level)["throughput.rps"] * at(level)["latency.p50"];
+    expect(concurrency(2)).toBeGreaterThan(concurrency(0.5) * 2);
     expect(results.foresight.maxLevel).toBe(2);
     expect(results.foresight.growth).toBe(1.5);
     expect(results.foresight.configs[0].label).toBe("current");

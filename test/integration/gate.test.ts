@@ -238,8 +238,8 @@ describe("shadowgate gate (in process, real Docker)", () => {
   });
 
   it("A/A: measures and stores the runner's noise, and a later gate warns about a threshold below it", async () => {
-    // an A/A runs its whole budget (four pairs here)
-    const head = exampleCopy({ gate: "gate: { round: 2s, budget: 20s }" });
+    // an A/A runs its whole budget: six pairs here (a warm-up and two 2-s rounds each, in 30 s)
+    const head = exampleCopy({ gate: "gate: { round: 2s, budget: 30s }" });
     const base = exampleCopy();
     const store = path.join(tempDir("sg-gate-store-"), "history");
     const json = path.join(head.dir, "aa.json");
@@ -251,8 +251,8 @@ describe("shadowgate gate (in process, real Docker)", () => {
     expect(["pass", "inconclusive"]).toContain(doc.verdict);
     expect(doc.aa).toBe(true);
     expect(doc.images.base).toBe(doc.images.head);
-    expect(doc.blocks).toBe(4);
-    expect(doc.rounds).toBe(8);
+    expect(doc.blocks).toBe(6);
+    expect(doc.rounds).toBe(12);
     expect(aa.out).toMatch(/^## Shadowgate gate: orders-api — .* \(A\/A: the base against itself\)$/m);
 
     const noiseFile = path.join(store, "orders-api", "noise.json");
@@ -271,7 +271,7 @@ describe("shadowgate gate (in process, real Docker)", () => {
     }
 
     // a threshold of 0.5%: below what that noise lets the gate resolve in its budget
-    writeConfig(head.config, "gate: { round: 2s, budget: 20s, regression: 0.5% }", head.store);
+    writeConfig(head.config, "gate: { round: 2s, budget: 30s, regression: 0.5% }", head.store);
     const json2 = path.join(head.dir, "gate.json");
     const tight = await gate(["--config", head.config, "--base-context", base.dir, "--store", store, "--json", json2]);
     const doc2 = readDoc(json2);
