@@ -102,7 +102,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
 /** The recorded traffic, imported (skipped entries warned about), sampled and anonymised. */
 async function loadTraffic(config: ShadowgateConfig, logger: Logger) {
   const imported = await readTraffic(config.traffic.file, config.traffic.format);
-  for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${config.traffic.file}: log.entries[${skip.index}] skipped: ${skip.reason}`);
+  for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`);
   if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
   const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
   logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);

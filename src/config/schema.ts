@@ -24,6 +24,7 @@ import { checkSatisfiable, compileConstraint, ConstraintError } from "../search/
 import { STRATEGY_NAMES, type Constraint, type StrategyName } from "../search/types.js";
 import { parseDuration, parseFraction, parseKpiBound, parseMemoryMiB } from "./units.js";
 import { BLOCK_ROUNDS, DEFAULT_GATE_KPIS, GATE_KPIS, MIN_ROUNDS } from "../gate/compare.js";
+import { TRAFFIC_FORMATS, type TrafficFormat } from "../traffic/read.js";
 
 /** Docker's smallest CPU quota and memory limit; a shadow's share must clear them. */
 export const MIN_SHADOW_CPUS = 0.01;
@@ -53,7 +54,7 @@ export interface ShadowgateConfig {
   constraints: Constraint[];
   traffic: {
     file: string;
-    format: "auto" | "har";
+    format: "auto" | TrafficFormat;
     /** fraction of recorded requests replayed (seeded) */
     sample: number;
     connections: number;
@@ -284,7 +285,7 @@ const rawSchema = z.strictObject({
   traffic: z.strictObject(
     {
       file: z.string({ error: "expected the path of a recorded-traffic file" }).min(1),
-      format: z.enum(["auto", "har"], { error: 'expected "auto" or "har"' }).default("auto"),
+      format: z.enum(["auto", ...TRAFFIC_FORMATS], { error: `expected "auto" or one of ${TRAFFIC_FORMATS.join(", ")}` }).default("auto"),
       sample: z.number().gt(0, { error: "expected a fraction in (0, 1]" }).max(1, { error: "expected a fraction in (0, 1]" }).default(1),
       connections: positiveInt("a whole number of connections ≥ 1").default(8),
       warmup: duration("duration").default(3000),

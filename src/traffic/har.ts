@@ -13,13 +13,13 @@ export interface ImportResult {
   requests: ReplayRequest[];
   /** entries in the file */
   total: number;
-  /** entries skipped, each with the reason (first few kept) */
-  skipped: { index: number; reason: string }[];
+  /** entries skipped, each with the reason (first few kept); `where` names the file and line or entry */
+  skipped: { index: number; reason: string; where?: string }[];
   skippedCount: number;
 }
 
 /** Headers the load generator sets itself or that describe one hop only. */
-const DROPPED_HEADERS = new Set([
+export const DROPPED_HEADERS = new Set([
   "host",
   "content-length",
   "connection",
@@ -32,7 +32,41 @@ const DROPPED_HEADERS = new Set([
   "accept-encoding",
 ]);
 
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+export const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/**
+ * Recorded headers as the shadow receives them: names lowercased, HTTP/2 pseudo-headers and
+ * hop-by-hop headers dropped (the load generator sets its own); a value or name with CR, LF
+ * or NUL is refused (request smuggling): the reason, for the caller to skip the entry.
+ */
+export function cleanHeaders(pairs: Iterable<readonly [string, string]>): Record<string, string> | string {
+  const headers: Record<string, string> = {};
+  for (const [rawName, value] of pairs) {
+    const name = rawName.toLowerCase();
+    if (name.startsWith(":") || DROPPED_HEADERS.has(name)) continue;
+    if (/[\r\n\0]/.test(value) || /[\r\n\0]/.test(name)) return `header ${name} contains CR, LF or NUL`;
+    headers[name] = value;
+  }
+  return headers;
+}
+
+/** The path and query of a recorded target (origin form "/a?b", or an absolute http(s) URL); undefined otherwise. */
+export function requestTarget(target: string): string | undefined {
+  if (target.startsWith("/")) {
+    try {
+      const url = new URL(target, "http://recorded.invalid");
+      return `${url.pathname}${url.search}`;
+    } catch {
+      return undefined;
+    }
+  }
+  try {
+    const url = new URL(target);
+    return url.protocol === "http:" || url.protocol === "https:" ? `${url.pathname}${url.search}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Parse HAR text. `file` only words the errors. */
 export function importHar(text: string, file: string): ImportResult {
@@ -48,13 +82,13 @@ export function importHar(text: string, file: string): ImportResult {
     throw new TrafficError(`${file}: not a HAR file: expected an object with log.entries (an array of recorded requests)`);
   }
   const requests: ReplayRequest[] = [];
-  const skipped: { index: number; reason: string }[] = [];
+  const skipped: ImportResult["skipped"] = [];
   let skippedCount = 0;
   entries.forEach((entry, index) => {
     const result = toReplayRequest(entry);
     if (typeof result === "string") {
       skippedCount++;
-      if (skipped.length < 20) skipped.push({ index, reason: result });
+      if (skipped.length < 20) skipped.push({ index, reason: result, where: `${file}: log.entries[${index}]` });
     } else requests.push(result);
   });
   if (requests.length === 0) {
@@ -81,16 +115,14 @@ function toReplayRequest(entry: unknown): ReplayRequest | string {
     return `expected an absolute URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return `expected an http(s) URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
-  const headers: Record<string, string> = {};
+  const pairs: [string, string][] = [];
   if (Array.isArray(request.headers)) {
     for (const header of request.headers as { name?: unknown; value?: unknown }[]) {
-      if (typeof header?.name !== "string" || typeof header.value !== "string") continue;
-      const name = header.name.toLowerCase();
-      if (name.startsWith(":") || DROPPED_HEADERS.has(name)) continue;
-      if (/[\r\n\0]/.test(header.value) || /[\r\n\0]/.test(name)) return `header ${name} contains CR, LF or NUL`;
-      headers[name] = header.value;
+      if (typeof header?.name === "string" && typeof header.value === "string") pairs.push([header.name, header.value]);
     }
   }
+  const headers = cleanHeaders(pairs);
+  if (typeof headers === "string") return headers;
   const replay: ReplayRequest = { method, path: `${url.pathname}${url.search}`, headers };
   const post = request.postData;
   if (post && typeof post.text === "string") {

@@ -1,23 +1,78 @@
-/** Reads a recorded-traffic file and imports it in the configured (or detected) format. */
-import { readFile } from "node:fs/promises";
+/**
+ * Reads a recorded-traffic file (or a folder of chunk files, in name order) and imports it in
+ * the configured format, or the one its first lines show: HAR, JSON Lines, GoReplay, or an
+ * access log. Every importer but HAR's streams its input.
+ */
+import { readFile, readdir, stat } from "node:fs/promises";
+import path from "node:path";
 import { importHar, TrafficError, type ImportResult } from "./har.js";
+import { importJsonl } from "./jsonl.js";
+import { ACCESS_LOG_LINE, importAccessLog } from "./access-log.js";
+import { importGoReplay } from "./goreplay.js";
+import { readLines } from "./lines.js";
 
-export async function readTraffic(file: string, format: "auto" | "har"): Promise<ImportResult> {
-  let text: string;
+export const TRAFFIC_FORMATS = ["har", "jsonl", "goreplay", "access-log"] as const;
+export type TrafficFormat = (typeof TRAFFIC_FORMATS)[number];
+
+export async function readTraffic(file: string, format: "auto" | TrafficFormat): Promise<ImportResult> {
+  const files = await filesOf(file);
+  const detected = format === "auto" ? await detectFormat(files[0]!) : format;
+  if (detected === undefined) {
+    throw new TrafficError(`${file}: unrecognised traffic format: expected a HAR 1.2 file (JSON with log.entries), JSON Lines (one {"method", "url", …} per line), GoReplay (records of "1 id timestamp latency" + the raw request, separated by 🐵🙈🙉) or an access log (nginx/Apache combined); or set traffic.format`);
+  }
+  if (detected !== "goreplay" && files.length > 1) throw new TrafficError(`${file}: a folder of chunk files is read for GoReplay only; give one ${detected} file`);
+  switch (detected) {
+    case "har":
+      return importHar(await readText(files[0]!), files[0]!);
+    case "jsonl":
+      return importJsonl(files[0]!);
+    case "access-log":
+      return importAccessLog(files[0]!);
+    case "goreplay":
+      return importGoReplay(files, file);
+  }
+}
+
+/** The file, or a folder's files in name order (GoReplay writes numbered chunks). */
+async function filesOf(file: string): Promise<string[]> {
+  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw new TrafficError(`${file}: cannot read the recorded traffic: ${error.code === "ENOENT" ? "no such file" : error.code === "EACCES" ? "permission denied" : error.message}`);
+  });
+  if (!info.isDirectory()) return [file];
+  const names = (await readdir(file)).filter((name) => !name.startsWith(".")).sort();
+  if (names.length === 0) throw new TrafficError(`${file}: the folder holds no recorded-traffic file`);
+  return names.map((name) => path.join(file, name));
+}
+
+async function readText(file: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new TrafficError(`${file}: cannot read the recorded traffic: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(error)}`);
   }
-  const detected = format === "auto" ? detectFormat(text) : format;
-  if (detected !== "har") {
-    throw new TrafficError(`${file}: unrecognised traffic format: expected a HAR 1.2 file (JSON with log.entries)`);
-  }
-  return importHar(text, file);
 }
 
-function detectFormat(text: string): "har" | undefined {
-  const start = text.replace(/^\uFEFF/, "").trimStart();
-  return start.startsWith("{") ? "har" : undefined;
+/** The format the first non-empty lines show, if any. */
+export async function detectFormat(file: string): Promise<TrafficFormat | undefined> {
+  let first: string | undefined;
+  for await (const line of readLines(file)) {
+    if (line.trim() !== "") {
+      first = line.trim();
+      break;
+    }
+  }
+  if (first === undefined) return undefined;
+  if (/^[123] \S+ \d+(?: -?\d+)?$/.test(first)) return "goreplay";
+  if (first.startsWith("{")) {
+    try {
+      const doc = JSON.parse(first) as Record<string, unknown>;
+      if (doc && typeof doc === "object" && ("method" in doc || "url" in doc)) return "jsonl";
+    } catch {
+      // a HAR spreads its object over many lines
+    }
+    return "har";
+  }
+  if (ACCESS_LOG_LINE.test(first)) return "access-log";
+  return undefined;
 }

@@ -1,0 +1,344 @@
+/**
+ * GoReplay (.gor) importer: recorded traffic → the requests a shadow receives.
+ *
+ * A GoReplay file is a sequence of records separated by a line that is exactly `🐵🙈🙉`.
+ * Each record is a meta line `TYPE ID TIMESTAMP LATENCY` (TYPE 1 = request, 2 = original
+ * response, 3 = replayed response; TIMESTAMP in ns) followed by the raw HTTP/1.x payload.
+ * GoReplay writes one extra `\n` after the payload, before the separator line; that newline
+ * is removed and nothing else of the payload is altered.
+ *
+ * Files are streamed (gunzipped when they end in `.gz`), so memory holds one record at a time
+ * plus the imported requests. Only type-1 records become requests; responses are ignored and
+ * counted in neither `total` nor `skipped`. As in the HAR importer only the path and query of
+ * the request target are kept: replay always targets the shadow's own loopback address.
+ */
+import { createReadStream } from "node:fs";
+import { basename } from "node:path";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import type { ReplayRequest } from "../core/ports.js";
+import { DROPPED_HEADERS, METHODS, TrafficError, type ImportResult } from "./har.js";
+
+const SEPARATOR = Buffer.from("🐵🙈🙉", "utf8");
+const SEPARATOR_LINE = Buffer.from("🐵🙈🙉\n", "utf8");
+const MAX_SKIPPED_KEPT = 20;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+interface SkippedEntry {
+  index: number;
+  reason: string;
+  where?: string;
+}
+
+interface RawRecord {
+  data: Buffer;
+  /** 1-based line of the record's first (meta) line in its file */
+  line: number;
+  /** 1-based position among all records of its file */
+  ordinal: number;
+}
+
+/**
+ * Import GoReplay files, read in the order given (the caller sorts chunk files by name).
+ * Requests are returned sorted by their recorded timestamp (stable: ties keep file order).
+ * `label` words the errors about the recording as a whole.
+ */
+export async function importGoReplay(files: string[], label: string): Promise<ImportResult> {
+  const collected: { request: ReplayRequest; timestamp: bigint; seq: number }[] = [];
+  const skipped: SkippedEntry[] = [];
+  let skippedCount = 0;
+  let total = 0;
+  let responses = 0;
+
+  for (const file of files) {
+    const name = basename(file);
+    for await (const record of readRecords(file)) {
+      const parsed = parseRecord(record.data);
+      if (parsed.kind === "response") {
+        responses++;
+        continue;
+      }
+      const index = total++;
+      if (parsed.kind === "request") {
+        collected.push({ request: parsed.request, timestamp: parsed.timestamp, seq: collected.length });
+      } else {
+        skippedCount++;
+        if (skipped.length < MAX_SKIPPED_KEPT) {
+          skipped.push({ index, reason: parsed.reason, where: `${name}: record ${record.ordinal} (line ${record.line})` });
+        }
+      }
+    }
+  }
+  void responses; // counted for debugging; responses are not part of the import result
+
+  if (collected.length === 0) {
+    const first = skipped[0];
+    const why = first ? ` (${first.where}: ${first.reason})` : files.length === 0 ? " (no files given)" : " (no request records found)";
+    throw new TrafficError(`${label}: no replayable request in the GoReplay recording${why}`);
+  }
+  collected.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.seq - b.seq));
+  return { requests: collected.map((c) => c.request), total, skipped, skippedCount };
+}
+
+/** The records of one file, streamed; file-level failures become TrafficErrors naming the file. */
+async function* readRecords(file: string): AsyncGenerator<RawRecord> {
+  const source = createReadStream(file);
+  let stream: Readable = source;
+  if (file.toLowerCase().endsWith(".gz")) {
+    const gunzip = createGunzip();
+    source.on("error", (error) => gunzip.destroy(error));
+    stream = source.pipe(gunzip);
+  }
+
+  let partial: Buffer[] = []; // pieces of the current, not yet terminated line
+  let lines: Buffer[] = []; // lines (with their \n) of the current record
+  let lineNo = 0;
+  let recordLine = 1;
+  let ordinal = 0;
+
+  const finish = (terminated: boolean): RawRecord | undefined => {
+    let data = Buffer.concat(lines);
+    lines = [];
+    const line = recordLine;
+    recordLine = lineNo + 1;
+    // GoReplay adds one "\n" after the payload, before the separator line.
+    if (terminated && data.length > 0 && data[data.length - 1] === 0x0a) data = data.subarray(0, data.length - 1);
+    if (isBlank(data)) return undefined;
+    ordinal++;
+    return { data, line, ordinal };
+  };
+
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (;;) {
+        const nl = chunk.indexOf(0x0a, start);
+        if (nl < 0) {
+          if (start < chunk.length) partial.push(chunk.subarray(start));
+          break;
+        }
+        const piece = chunk.subarray(start, nl + 1);
+        const line = partial.length > 0 ? Buffer.concat([...partial, piece]) : Buffer.from(piece);
+        partial = [];
+        start = nl + 1;
+        lineNo++;
+        if (line.equals(SEPARATOR_LINE)) {
+          const record = finish(true);
+          if (record) yield record;
+        } else {
+          lines.push(line);
+        }
+      }
+    }
+  } catch (error) {
+    source.destroy();
+    throw fileError(file, error);
+  }
+  // End of file: a last line without "\n", and a last record without a separator.
+  if (partial.length > 0) {
+    const line = Buffer.concat(partial);
+    lineNo++;
+    if (line.equals(SEPARATOR)) {
+      const record = finish(true);
+      if (record) yield record;
+    } else lines.push(line);
+  }
+  if (lines.length > 0) {
+    const record = finish(false);
+    if (record) yield record;
+  }
+}
+
+function fileError(file: string, error: unknown): TrafficError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (typeof code === "string" && code.startsWith("Z_")) {
+    return new TrafficError(`${file}: cannot decompress the recorded traffic (not a valid gzip file?): ${(error as Error).message}`);
+  }
+  const why =
+    code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((error as Error)?.message ?? error);
+  return new TrafficError(`${file}: cannot read the recorded traffic: ${why}`);
+}
+
+function isBlank(data: Buffer): boolean {
+  for (const byte of data) if (byte !== 0x0a && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return false;
+  return true;
+}
+
+type Parsed =
+  | { kind: "request"; request: ReplayRequest; timestamp: bigint }
+  | { kind: "response" }
+  | { kind: "skip"; reason: string };
+
+function show(bytes: Buffer | string, max = 60): string {
+  const text = typeof bytes === "string" ? bytes : bytes.toString("latin1");
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
+/** One record → a request, a response to ignore, or the reason it cannot be replayed. */
+function parseRecord(data: Buffer): Parsed {
+  const nl = data.indexOf(0x0a);
+  const metaBytes = nl < 0 ? data : data.subarray(0, nl);
+  const meta = stripCr(metaBytes).toString("latin1");
+  const payload = nl < 0 ? Buffer.alloc(0) : data.subarray(nl + 1);
+  const fields = meta.split(" ");
+  const type = fields[0];
+  if (fields.length < 3 || !(type === "1" || type === "2" || type === "3")) {
+    return { kind: "skip", reason: `expected a meta line "TYPE ID TIMESTAMP LATENCY" (TYPE 1, 2 or 3), got ${show(meta)}` };
+  }
+  if (type !== "1") return { kind: "response" };
+  const id = fields[1] ?? "";
+  const timestamp = fields[2] ?? "";
+  if (!id) return { kind: "skip", reason: `meta line has no request ID: ${show(meta)}` };
+  if (!/^\d+$/.test(timestamp)) return { kind: "skip", reason: `meta line has a bad TIMESTAMP ${show(timestamp)} (expected nanoseconds)` };
+  const result = parseRequest(payload);
+  if (typeof result === "string") return { kind: "skip", reason: result };
+  return { kind: "request", request: result, timestamp: BigInt(timestamp) };
+}
+
+function stripCr(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, line.length - 1) : line;
+}
+
+/** Raw HTTP/1.x request bytes → a request, or the reason it cannot be replayed. */
+function parseRequest(payload: Buffer): ReplayRequest | string {
+  // Request line, header lines, blank line; lines end in CRLF (a bare LF is tolerated).
+  let pos = 0;
+  const headerLines: string[] = [];
+  let requestLine: string | undefined;
+  let sawBlank = false;
+  while (pos < payload.length) {
+    const nl = payload.indexOf(0x0a, pos);
+    const end = nl < 0 ? payload.length : nl;
+    const line = stripCr(payload.subarray(pos, end)).toString("utf8");
+    pos = nl < 0 ? payload.length : nl + 1;
+    if (requestLine === undefined) {
+      if (line === "") continue; // tolerate leading empty lines (RFC 9112 §2.2)
+      requestLine = line;
+      continue;
+    }
+    if (line === "") {
+      sawBlank = true;
+      break;
+    }
+    headerLines.push(line);
+  }
+  if (requestLine === undefined) return "no HTTP request line after the meta line";
+  const body = sawBlank ? payload.subarray(pos) : Buffer.alloc(0);
+
+  const match = /^([^ ]+) ([^ ]+) HTTP\/(\d\.\d)$/.exec(requestLine);
+  if (!match) return `expected a request line "METHOD target HTTP/1.x", got ${show(requestLine)}`;
+  const [, rawMethod = "", target = "", version = ""] = match;
+  if (version !== "1.0" && version !== "1.1") return `unsupported HTTP version HTTP/${version}`;
+  const method = rawMethod.toUpperCase();
+  if (!METHODS.has(method)) return `expected an HTTP method (${[...METHODS].join(", ")}), got ${show(rawMethod)}`;
+  const path = targetPath(target);
+  if (path === undefined) return `expected an origin-form (/path?query) or absolute http(s) request target, got ${show(target)}`;
+
+  // Headers: unfold obsolete line folding, lowercase names, combine repeats.
+  const unfolded: string[] = [];
+  for (const line of headerLines) {
+    if ((line.startsWith(" ") || line.startsWith("\t")) && unfolded.length > 0) {
+      unfolded[unfolded.length - 1] += ` ${line.trim()}`;
+    } else unfolded.push(line);
+  }
+  const all = new Map<string, string>();
+  for (const line of unfolded) {
+    const colon = line.indexOf(":");
+    const rawName = colon < 0 ? line : line.slice(0, colon);
+    if (/[\r\n\0]/.test(rawName)) return `header ${show(rawName)} contains CR, LF or NUL`;
+    if (colon <= 0 || !TOKEN.test(rawName)) return `malformed header line ${show(line)}`;
+    const name = rawName.toLowerCase();
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    if (/[\r\n\0]/.test(value)) return `header ${name} contains CR, LF or NUL`;
+    const previous = all.get(name);
+    all.set(name, previous === undefined ? value : `${previous}${name === "cookie" ? "; " : ", "}${value}`);
+  }
+
+  // Body framing: Transfer-Encoding wins over Content-Length (RFC 9112 §6.3).
+  let bodyBytes: Buffer = body;
+  const transferEncoding = all.get("transfer-encoding");
+  const contentLength = all.get("content-length");
+  if (transferEncoding !== undefined) {
+    const codings = transferEncoding
+      .toLowerCase()
+      .split(",")
+      .map((c) => c.trim())
+      .filter((c) => c && c !== "identity");
+    if (codings.length === 1 && codings[0] === "chunked") {
+      const dechunked = dechunk(body);
+      if (typeof dechunked === "string") return `chunked body: ${dechunked}`;
+      bodyBytes = dechunked;
+    } else if (codings.length > 0) {
+      return `unsupported transfer-encoding ${show(transferEncoding)} (only chunked is decoded)`;
+    }
+  } else if (contentLength !== undefined) {
+    const lengths = new Set(contentLength.split(",").map((v) => v.trim()));
+    const only = lengths.size === 1 ? [...lengths][0] : undefined;
+    if (only === undefined || !/^\d+$/.test(only)) return `bad content-length ${show(contentLength)}`;
+    const length = Number(only);
+    if (body.length < length) return `body truncated: ${body.length} of ${length} bytes (content-length) recorded`;
+    bodyBytes = body.subarray(0, length);
+  }
+  // Without either header, whatever follows the headers is kept as the body (hand-written files).
+
+  const connectionTokens = new Set(
+    (all.get("connection") ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean),
+  );
+  // Object.fromEntries defines own properties, so a header named __proto__ stays a header.
+  const headers: Record<string, string> = Object.fromEntries(
+    [...all].filter(([name]) => !DROPPED_HEADERS.has(name) && !connectionTokens.has(name)),
+  );
+
+  const replay: ReplayRequest = { method, path, headers };
+  if (bodyBytes.length > 0) {
+    try {
+      replay.body = utf8.decode(bodyBytes);
+    } catch {
+      return `body is not valid UTF-8 text (${bodyBytes.length} bytes; binary bodies cannot be replayed)`;
+    }
+  }
+  return replay;
+}
+
+/** Request target → path + query starting with '/', or undefined for an unsupported form. */
+function targetPath(target: string): string | undefined {
+  let rest: string;
+  if (target.startsWith("/")) rest = target;
+  else {
+    const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
+    if (!absolute) return undefined;
+    rest = target.slice(absolute[0].length);
+    if (rest === "" || rest.startsWith("#")) rest = "/";
+    else if (rest.startsWith("?")) rest = `/${rest}`;
+  }
+  const hash = rest.indexOf("#");
+  return hash < 0 ? rest : rest.slice(0, hash);
+}
+
+/** Decode a chunked body (chunk extensions and trailers ignored), or the reason it is malformed. */
+function dechunk(body: Buffer): Buffer | string {
+  const parts: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const nl = body.indexOf(0x0a, pos);
+    if (nl < 0) return "missing the final 0-size chunk (truncated?)";
+    const sizeLine = stripCr(body.subarray(pos, nl)).toString("latin1");
+    const sizeText = (sizeLine.split(";")[0] ?? "").trim();
+    if (!/^[0-9a-fA-F]+$/.test(sizeText)) return `bad chunk size ${show(sizeLine)}`;
+    const size = parseInt(sizeText, 16);
+    pos = nl + 1;
+    if (size === 0) break; // trailers (if any) follow; they are not replayed
+    if (pos + size > body.length) return `chunk of ${size} bytes truncated`;
+    parts.push(body.subarray(pos, pos + size));
+    pos += size;
+    if (body[pos] === 0x0d && body[pos + 1] === 0x0a) pos += 2;
+    else if (body[pos] === 0x0a) pos += 1;
+    else return "chunk data not followed by CRLF";
+  }
+  return Buffer.concat(parts);
+}
