@@ -104,6 +104,7 @@ async function loadTraffic(config: ShadowgateConfig, logger: Logger) {
   const imported = await readTraffic(config.traffic.file, config.traffic.format);
   for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`);
   if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
+  if (imported.withoutBody) logger.warn(`${config.traffic.file}: ${imported.withoutBody} request(s) left out because they need a body the recording does not have`);
   const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
   logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
   return { imported, prepared };

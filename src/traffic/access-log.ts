@@ -13,7 +13,7 @@ export const ACCESS_LOG_LINE = /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\
 
 const NEEDS_BODY = new Set(["POST", "PUT", "PATCH"]);
 
-export async function importAccessLog(file: string): Promise<ImportResult & { withoutBody: number }> {
+export async function importAccessLog(file: string): Promise<ImportResult> {
   const requests: ReplayRequest[] = [];
   const skipped: ImportResult["skipped"] = [];
   let skippedCount = 0;
@@ -34,7 +34,7 @@ export async function importAccessLog(file: string): Promise<ImportResult & { wi
       continue;
     }
     const [, , , requestLine, , , referer, userAgent] = match;
-    const parts = unescape(requestLine!).split(" ");
+    const parts = requestLine!.split(" ").map(unescape);
     const method = (parts[0] ?? "").toUpperCase();
     if (parts.length !== 3 || !/^HTTP\/\d(\.\d)?$/.test(parts[2]!)) {
       skip(`expected "METHOD /path HTTP/x.y" in the request field, got ${JSON.stringify(requestLine).slice(0, 80)}`);
@@ -49,7 +49,8 @@ export async function importAccessLog(file: string): Promise<ImportResult & { wi
       skip(`${method} needs a body, which an access log does not record`);
       continue;
     }
-    const path = requestTarget(parts[1]!);
+    // raw bytes the log decoded (\xHH) go back on the wire percent-encoded, as a client sends them
+    const path = requestTarget(parts[1]!.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run)));
     if (path === undefined) {
       skip(`expected a path starting with / or an http(s) URL, got ${JSON.stringify(parts[1]).slice(0, 80)}`);
       continue;
@@ -71,7 +72,12 @@ export async function importAccessLog(file: string): Promise<ImportResult & { wi
   return { requests, total, skipped, skippedCount, withoutBody };
 }
 
-/** nginx escapes " and \ and non-printable bytes as \xHH; Apache likewise. */
+/**
+ * nginx escapes " and \ and non-printable bytes as \xHH (Apache likewise): the bytes of a run
+ * of \xHH are one UTF-8 sequence ("caf\xC3\xA9" is "café").
+ */
 function unescape(text: string): string {
-  return text.replace(/\\x([0-9a-fA-F]{2})|\\(["\\])/g, (_, hex: string | undefined, ch: string | undefined) => (hex ? String.fromCharCode(parseInt(hex, 16)) : ch!));
+  return text.replace(/(?:\\x[0-9a-fA-F]{2})+|\\(["\\])/g, (match: string, ch: string | undefined) =>
+    ch !== undefined ? ch : Buffer.from(match.split("\\x").slice(1).map((hex) => parseInt(hex, 16))).toString("utf8"),
+  );
 }

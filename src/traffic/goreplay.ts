@@ -12,12 +12,10 @@
  * counted in neither `total` nor `skipped`. As in the HAR importer only the path and query of
  * the request target are kept: replay always targets the shadow's own loopback address.
  */
-import { createReadStream } from "node:fs";
-import { basename } from "node:path";
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import type { ReplayRequest } from "../core/ports.js";
-import { DROPPED_HEADERS, METHODS, TrafficError, type ImportResult } from "./har.js";
+import { DROPPED_HEADERS, METHODS, TrafficError, requestTarget, type ImportResult } from "./har.js";
+import { fileError, openTraffic } from "./lines.js";
 
 const SEPARATOR = Buffer.from("🐵🙈🙉", "utf8");
 const SEPARATOR_LINE = Buffer.from("🐵🙈🙉\n", "utf8");
@@ -52,7 +50,7 @@ export async function importGoReplay(files: string[], label: string): Promise<Im
   let responses = 0;
 
   for (const file of files) {
-    const name = basename(file);
+    const name = file;
     for await (const record of readRecords(file)) {
       const parsed = parseRecord(record.data);
       if (parsed.kind === "response") {
@@ -83,13 +81,7 @@ export async function importGoReplay(files: string[], label: string): Promise<Im
 
 /** The records of one file, streamed; file-level failures become TrafficErrors naming the file. */
 async function* readRecords(file: string): AsyncGenerator<RawRecord> {
-  const source = createReadStream(file);
-  let stream: Readable = source;
-  if (file.toLowerCase().endsWith(".gz")) {
-    const gunzip = createGunzip();
-    source.on("error", (error) => gunzip.destroy(error));
-    stream = source.pipe(gunzip);
-  }
+  const stream: Readable = openTraffic(file);
 
   let partial: Buffer[] = []; // pieces of the current, not yet terminated line
   let lines: Buffer[] = []; // lines (with their \n) of the current record
@@ -132,7 +124,7 @@ async function* readRecords(file: string): AsyncGenerator<RawRecord> {
       }
     }
   } catch (error) {
-    source.destroy();
+    stream.destroy();
     throw fileError(file, error);
   }
   // End of file: a last line without "\n", and a last record without a separator.
@@ -148,16 +140,6 @@ async function* readRecords(file: string): AsyncGenerator<RawRecord> {
     const record = finish(false);
     if (record) yield record;
   }
-}
-
-function fileError(file: string, error: unknown): TrafficError {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (typeof code === "string" && code.startsWith("Z_")) {
-    return new TrafficError(`${file}: cannot decompress the recorded traffic (not a valid gzip file?): ${(error as Error).message}`);
-  }
-  const why =
-    code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((error as Error)?.message ?? error);
-  return new TrafficError(`${file}: cannot read the recorded traffic: ${why}`);
 }
 
 function isBlank(data: Buffer): boolean {
@@ -232,7 +214,7 @@ function parseRequest(payload: Buffer): ReplayRequest | string {
   if (version !== "1.0" && version !== "1.1") return `unsupported HTTP version HTTP/${version}`;
   const method = rawMethod.toUpperCase();
   if (!METHODS.has(method)) return `expected an HTTP method (${[...METHODS].join(", ")}), got ${show(rawMethod)}`;
-  const path = targetPath(target);
+  const path = requestTarget(target);
   if (path === undefined) return `expected an origin-form (/path?query) or absolute http(s) request target, got ${show(target)}`;
 
   // Headers: unfold obsolete line folding, lowercase names, combine repeats.
@@ -303,21 +285,6 @@ function parseRequest(payload: Buffer): ReplayRequest | string {
     }
   }
   return replay;
-}
-
-/** Request target → path + query starting with '/', or undefined for an unsupported form. */
-function targetPath(target: string): string | undefined {
-  let rest: string;
-  if (target.startsWith("/")) rest = target;
-  else {
-    const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
-    if (!absolute) return undefined;
-    rest = target.slice(absolute[0].length);
-    if (rest === "" || rest.startsWith("#")) rest = "/";
-    else if (rest.startsWith("?")) rest = `/${rest}`;
-  }
-  const hash = rest.indexOf("#");
-  return hash < 0 ? rest : rest.slice(0, hash);
 }
 
 /** Decode a chunked body (chunk extensions and trailers ignored), or the reason it is malformed. */

@@ -16,6 +16,8 @@ export interface ImportResult {
   /** entries skipped, each with the reason (first few kept); `where` names the file and line or entry */
   skipped: { index: number; reason: string; where?: string }[];
   skippedCount: number;
+  /** of the skipped: requests that need a body the recording does not have (access logs) */
+  withoutBody?: number;
 }
 
 /** Headers the load generator sets itself or that describe one hop only. */
@@ -45,27 +47,32 @@ export function cleanHeaders(pairs: Iterable<readonly [string, string]>): Record
     const name = rawName.toLowerCase();
     if (name.startsWith(":") || DROPPED_HEADERS.has(name)) continue;
     if (/[\r\n\0]/.test(value) || /[\r\n\0]/.test(name)) return `header ${name} contains CR, LF or NUL`;
-    headers[name] = value;
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) return `header name ${JSON.stringify(rawName).slice(0, 60)} is not a valid HTTP token`;
+    // a repeated header is one list (cookies join with "; ")
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}${name === "cookie" ? "; " : ", "}${value}`;
   }
   return headers;
 }
 
-/** The path and query of a recorded target (origin form "/a?b", or an absolute http(s) URL); undefined otherwise. */
+/**
+ * The path and query of a recorded target, exactly as recorded (origin form "/a?b", or an
+ * absolute http(s) URL reduced to them; a fragment dropped); undefined for any other form or
+ * one with whitespace or control characters. Never normalised: "//x" or "/a/../b" is replayed
+ * as it was recorded.
+ */
 export function requestTarget(target: string): string | undefined {
-  if (target.startsWith("/")) {
-    try {
-      const url = new URL(target, "http://recorded.invalid");
-      return `${url.pathname}${url.search}`;
-    } catch {
-      return undefined;
-    }
+  if (/[\s\x00-\x1f\x7f]/.test(target)) return undefined;
+  let rest: string;
+  if (target.startsWith("/")) rest = target;
+  else {
+    const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
+    if (!absolute) return undefined;
+    rest = target.slice(absolute[0].length);
+    if (rest === "" || rest.startsWith("#")) rest = "/";
+    else if (rest.startsWith("?")) rest = `/${rest}`;
   }
-  try {
-    const url = new URL(target);
-    return url.protocol === "http:" || url.protocol === "https:" ? `${url.pathname}${url.search}` : undefined;
-  } catch {
-    return undefined;
-  }
+  const hash = rest.indexOf("#");
+  return hash < 0 ? rest : rest.slice(0, hash);
 }
 
 /** Parse HAR text. `file` only words the errors. */

@@ -22,7 +22,7 @@ export async function importJsonl(file: string): Promise<ImportResult> {
   let lineNo = 0;
   for await (const line of readLines(file)) {
     lineNo++;
-    if (line.trim() === "") continue;
+    if (line.trim() === "" || line.startsWith("#")) continue;
     total++;
     const result = parseLine(line);
     if (typeof result === "string") {
@@ -34,7 +34,12 @@ export async function importJsonl(file: string): Promise<ImportResult> {
     const why = skipped[0] ? ` (line ${skipped[0].index}: ${skipped[0].reason})` : total === 0 ? " (the file has no line)" : "";
     throw new TrafficError(`${file}: no replayable request in the JSON Lines${why}`);
   }
-  // in recorded order (stable for equal or missing timestamps)
+  // in recorded order: a line without a timestamp keeps its place after the line before it
+  let previous = -Infinity;
+  for (const entry of entries) {
+    if (Number.isNaN(entry.at)) entry.at = previous;
+    else previous = entry.at;
+  }
   entries.sort((a, b) => a.at - b.at || a.order - b.order);
   return { requests: entries.map((e) => e.request), total, skipped, skippedCount };
 }
@@ -69,5 +74,5 @@ function parseLine(line: string): { at: number; request: ReplayRequest } | strin
   }
   const at = typeof d.timestamp === "number" ? d.timestamp : typeof d.timestamp === "string" ? Date.parse(d.timestamp) : NaN;
   if (d.timestamp !== undefined && !Number.isFinite(at)) return `timestamp: expected an ISO time or epoch milliseconds, got ${JSON.stringify(d.timestamp)}`;
-  return { at: Number.isFinite(at) ? at : 0, request };
+  return { at: d.timestamp === undefined ? NaN : at, request };
 }

@@ -5,25 +5,51 @@ import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
 import { TrafficError } from "./har.js";
 
+export function isGzip(file: string): boolean {
+  return file.toLowerCase().endsWith(".gz");
+}
+
+/** A file's stream, gunzipped for .gz: a read error reaches the consumer (it never just stops). */
+export function openTraffic(file: string): Readable {
+  const source = createReadStream(file);
+  if (!isGzip(file)) return source;
+  const gunzip = createGunzip();
+  source.on("error", (error) => gunzip.destroy(error));
+  gunzip.on("close", () => source.destroy());
+  return source.pipe(gunzip);
+}
+
+/** A file-level failure, naming the file. */
+export function fileError(file: string, error: unknown): TrafficError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (typeof code === "string" && code.startsWith("Z_")) {
+    return new TrafficError(`${file}: cannot decompress the recorded traffic (not a valid gzip file?): ${(error as Error).message}`);
+  }
+  const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((error as Error)?.message ?? error);
+  return new TrafficError(`${file}: cannot read the recorded traffic: ${why}`);
+}
+
 export async function* readLines(file: string): AsyncGenerator<string> {
-  const raw = createReadStream(file);
-  const failed = new Promise<never>((_, reject) => raw.once("error", reject));
-  failed.catch(() => undefined);
-  let input: Readable = raw;
-  if (file.endsWith(".gz")) input = raw.pipe(createGunzip());
+  const input = openTraffic(file);
   const lines = createInterface({ input, crlfDelay: Infinity });
+  // readline does not reject on its input's errors: race them
+  const failed = new Promise<never>((_, reject) => input.once("error", reject));
+  failed.catch(() => undefined);
+  const iterator = lines[Symbol.asyncIterator]();
   try {
     let first = true;
-    for await (const line of lines) {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), failed]);
+      if (next.done) break;
+      const line = next.value;
       // a UTF-8 byte-order mark belongs to no record
       yield first && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
       first = false;
     }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new TrafficError(`${file}: cannot read the recorded traffic: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (error as Error).message}`);
+    throw error instanceof TrafficError ? error : fileError(file, error);
   } finally {
     lines.close();
-    raw.destroy();
+    input.destroy();
   }
 }

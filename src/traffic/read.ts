@@ -9,7 +9,8 @@ import { importHar, TrafficError, type ImportResult } from "./har.js";
 import { importJsonl } from "./jsonl.js";
 import { ACCESS_LOG_LINE, importAccessLog } from "./access-log.js";
 import { importGoReplay } from "./goreplay.js";
-import { readLines } from "./lines.js";
+import { fileError, isGzip, readLines } from "./lines.js";
+import { gunzipSync } from "node:zlib";
 
 export const TRAFFIC_FORMATS = ["har", "jsonl", "goreplay", "access-log"] as const;
 export type TrafficFormat = (typeof TRAFFIC_FORMATS)[number];
@@ -18,7 +19,7 @@ export async function readTraffic(file: string, format: "auto" | TrafficFormat):
   const files = await filesOf(file);
   const detected = format === "auto" ? await detectFormat(files[0]!) : format;
   if (detected === undefined) {
-    throw new TrafficError(`${file}: unrecognised traffic format: expected a HAR 1.2 file (JSON with log.entries), JSON Lines (one {"method", "url", …} per line), GoReplay (records of "1 id timestamp latency" + the raw request, separated by 🐵🙈🙉) or an access log (nginx/Apache combined); or set traffic.format`);
+    throw new TrafficError(`${files[0]}: unrecognised traffic format: expected a HAR 1.2 file (JSON with log.entries), JSON Lines (one {"method", "url", …} per line), GoReplay (records of "1 id timestamp latency" + the raw request, separated by 🐵🙈🙉) or an access log (nginx/Apache combined); or set traffic.format`);
   }
   if (detected !== "goreplay" && files.length > 1) throw new TrafficError(`${file}: a folder of chunk files is read for GoReplay only; give one ${detected} file`);
   switch (detected) {
@@ -39,39 +40,52 @@ async function filesOf(file: string): Promise<string[]> {
     throw new TrafficError(`${file}: cannot read the recorded traffic: ${error.code === "ENOENT" ? "no such file" : error.code === "EACCES" ? "permission denied" : error.message}`);
   });
   if (!info.isDirectory()) return [file];
-  const names = (await readdir(file)).filter((name) => !name.startsWith(".")).sort();
+  // regular files only, in natural name order (requests_2 before requests_10)
+  const names = (await readdir(file, { withFileTypes: true }))
+    .filter((entry) => entry.isFile() && !entry.name.startsWith("."))
+    .map((entry) => entry.name)
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   if (names.length === 0) throw new TrafficError(`${file}: the folder holds no recorded-traffic file`);
   return names.map((name) => path.join(file, name));
 }
 
 async function readText(file: string): Promise<string> {
   try {
-    return await readFile(file, "utf8");
+    const bytes = await readFile(file);
+    return (isGzip(file) ? gunzipSync(bytes) : bytes).toString("utf8");
   } catch (error) {
+    if (String((error as NodeJS.ErrnoException).code).startsWith("Z_")) throw fileError(file, error);
     const code = (error as NodeJS.ErrnoException).code;
     throw new TrafficError(`${file}: cannot read the recorded traffic: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(error)}`);
   }
 }
 
-/** The format the first non-empty lines show, if any. */
+/** The format the first non-empty lines show, if any (comment lines starting with # skipped). */
 export async function detectFormat(file: string): Promise<TrafficFormat | undefined> {
-  let first: string | undefined;
+  const lines: string[] = [];
   for await (const line of readLines(file)) {
-    if (line.trim() !== "") {
-      first = line.trim();
-      break;
-    }
+    const text = line.trim();
+    if (text !== "" && !text.startsWith("#")) lines.push(text);
+    if (lines.length === 2) break;
   }
+  const [first, second] = lines;
   if (first === undefined) return undefined;
   if (/^[123] \S+ \d+(?: -?\d+)?$/.test(first)) return "goreplay";
   if (first.startsWith("{")) {
-    try {
-      const doc = JSON.parse(first) as Record<string, unknown>;
-      if (doc && typeof doc === "object" && ("method" in doc || "url" in doc)) return "jsonl";
-    } catch {
-      // a HAR spreads its object over many lines
-    }
-    return "har";
+    const object = (text: string | undefined): Record<string, unknown> | undefined => {
+      try {
+        const doc: unknown = JSON.parse(text ?? "");
+        return doc !== null && typeof doc === "object" && !Array.isArray(doc) ? (doc as Record<string, unknown>) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const doc = object(first);
+    // a whole JSON object on the first line: a minified HAR has "log"; anything else is a JSON Line
+    if (doc) return "log" in doc ? "har" : "jsonl";
+    // a first line that is not an object on its own: a HAR spread over lines, unless the next
+    // line is a JSON Line (the first one is then a bad record, reported by its line number)
+    return first.startsWith('{"') && object(second) && !("log" in object(second)!) ? "jsonl" : "har";
   }
   if (ACCESS_LOG_LINE.test(first)) return "access-log";
   return undefined;

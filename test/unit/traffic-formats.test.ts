@@ -117,3 +117,58 @@ describe("format detection and reading", () => {
     expect(bad.ok ? "" : bad.issues[0]!.message).toBe('expected "auto" or one of har, jsonl, goreplay, access-log, got "pcap"');
   });
 });
+
+describe("what the recording says is what the shadow gets", () => {
+  it("keeps paths exactly as recorded, joins repeated headers, refuses bad header names, keeps untimed lines in place, skips # lines", async () => {
+    const dir = tmp();
+    const file = path.join(dir, "t.jsonl");
+    writeFileSync(
+      file,
+      [
+        "# exported 2026-11-29",
+        '{"timestamp":2000,"method":"GET","url":"//api/x?y=1","headers":[["Cookie","a=1"],["cookie","b=2"],["Accept","text/html"],["accept","*/*"]]}',
+        '{"method":"GET","url":"/a/../b"}',
+        '{"timestamp":1000,"method":"GET","url":"/first"}',
+        '{"timestamp":3000,"method":"GET","url":"/x","headers":{"bad name":"v"}}',
+      ].join("\n"),
+    );
+    const result = await importJsonl(file);
+    expect(result.requests.map((r) => r.path)).toEqual(["/first", "//api/x?y=1", "/a/../b"]);
+    expect(result.requests[1]!.headers).toEqual({ cookie: "a=1; b=2", accept: "text/html, */*" });
+    expect(result.skipped[0]).toMatchObject({ index: 5, reason: 'header name "bad name" is not a valid HTTP token' });
+  });
+
+  it("decodes an access log's \\xHH runs as UTF-8 and replays raw path bytes percent-encoded", async () => {
+    const dir = tmp();
+    const file = path.join(dir, "access.log");
+    writeFileSync(file, '::1 - - [29/Nov/2026:10:00:00 +0000] "GET /caf\\xC3\\xA9?q=1 HTTP/1.1" 200 5 "-" "Agent \\xC3\\xA9t\\xC3\\xA9"\n');
+    const result = await importAccessLog(file);
+    expect(result.requests).toEqual([{ method: "GET", path: "/caf%C3%A9?q=1", headers: { "user-agent": "Agent été" } }]);
+  });
+
+  it("fails, never hangs, on a missing or corrupt .gz, and reads a gzipped HAR", async () => {
+    const dir = tmp();
+    await expect(importJsonl(path.join(dir, "missing.jsonl.gz"))).rejects.toThrow(/missing\.jsonl\.gz: cannot read the recorded traffic: no such file/);
+    const corrupt = path.join(dir, "corrupt.jsonl.gz");
+    writeFileSync(corrupt, "this is not gzip");
+    await expect(importJsonl(corrupt)).rejects.toThrow(/corrupt\.jsonl\.gz: cannot decompress the recorded traffic/);
+    const har = path.join(dir, "t.har.gz");
+    writeFileSync(har, gzipSync('{\n"log": {"version": "1.2", "entries": [{"request": {"method": "GET", "url": "http://x/z", "headers": []}}]}}'));
+    expect(await detectFormat(har)).toBe("har");
+    expect((await readTraffic(har, "auto")).requests[0]!.path).toBe("/z");
+  });
+
+  it("detects JSON Lines whose first record is broken, and a HAR whose first line is a lone brace", async () => {
+    const dir = tmp();
+    const jsonl = path.join(dir, "a.jsonl");
+    writeFileSync(jsonl, '{"method":"GET","url":\n{"method":"GET","url":"/ok"}\n');
+    expect(await detectFormat(jsonl)).toBe("jsonl");
+    const result = await readTraffic(jsonl, "auto");
+    expect(result.requests.map((r) => r.path)).toEqual(["/ok"]);
+    expect(result.skipped[0]!.index).toBe(1);
+    const har = path.join(dir, "b.har");
+    writeFileSync(har, '{\n  "log": {"version": "1.2", "entries": []}\n}\n');
+    expect(await detectFormat(har)).toBe("har");
+  });
+});
+

@@ -132,15 +132,16 @@ describe("GoReplay import", () => {
     expect(result.skipped.map((s) => s.index)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const [nul, junk, method, truncated, cr, ts, empty] = result.skipped;
     // record 1: meta, 6 request/header lines, blank line, the newline gor adds, separator → record 2 starts on line 11
-    expect(nul).toEqual({ index: 1, where: "mixed.gor: record 2 (line 11)", reason: "header x-bad contains CR, LF or NUL" });
-    expect(junk?.where).toMatch(/^mixed\.gor: record 3 \(line \d+\)$/);
+    // `where` names the file by its full path (a folder of chunks is read)
+    expect(nul).toEqual({ index: 1, where: `${path}: record 2 (line 11)`, reason: "header x-bad contains CR, LF or NUL" });
+    expect(junk?.where).toMatch(/\/mixed\.gor: record 3 \(line \d+\)$/);
     expect(junk?.reason).toMatch(/expected a meta line "TYPE ID TIMESTAMP LATENCY".*this is not a meta line/);
     expect(method?.reason).toMatch(/expected an HTTP method .*"BREW"/);
     expect(truncated?.reason).toBe("body truncated: 10 of 100 bytes (content-length) recorded");
     expect(cr?.reason).toBe("header x-odd contains CR, LF or NUL");
     expect(ts?.reason).toMatch(/bad TIMESTAMP "not-a-number"/);
     expect(empty?.reason).toBe("no HTTP request line after the meta line");
-    expect(empty?.where).toMatch(/^mixed\.gor: record 8 /);
+    expect(empty?.where).toMatch(/\/mixed\.gor: record 8 /);
   });
 
   it("keeps at most 20 skipped entries but counts them all", async () => {
