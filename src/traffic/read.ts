@@ -80,12 +80,13 @@ export async function detectFormat(file: string): Promise<TrafficFormat | undefi
         return undefined;
       }
     };
+    const request = (doc: Record<string, unknown> | undefined): boolean => doc !== undefined && ("method" in doc || "url" in doc);
     const doc = object(first);
-    // a whole JSON object on the first line: a minified HAR has "log"; anything else is a JSON Line
-    if (doc) return "log" in doc ? "har" : "jsonl";
-    // a first line that is not an object on its own: a HAR spread over lines, unless the next
-    // line is a JSON Line (the first one is then a bad record, reported by its line number)
-    return first.startsWith('{"') && object(second) && !("log" in object(second)!) ? "jsonl" : "har";
+    // a request on the first line, or on the second after a broken first record, is JSON
+    // Lines; anything else that starts with "{" is read as a HAR (a minified one has "log"),
+    // whose importer says what is missing
+    if (request(doc) || (!doc && first.startsWith('{"') && request(object(second)))) return "jsonl";
+    return "har";
   }
   if (ACCESS_LOG_LINE.test(first)) return "access-log";
   return undefined;

@@ -169,6 +169,11 @@ describe("what the recording says is what the shadow gets", () => {
     const har = path.join(dir, "b.har");
     writeFileSync(har, '{\n  "log": {"version": "1.2", "entries": []}\n}\n');
     expect(await detectFormat(har)).toBe("har");
+    // a JSON object that is neither: read as a HAR, whose importer says what a HAR needs
+    const other = path.join(dir, "c.har");
+    writeFileSync(other, '{"hello":1}\n');
+    expect(await detectFormat(other)).toBe("har");
+    await expect(readTraffic(other, "auto")).rejects.toThrow(/c\.har: not a HAR file: expected an object with log\.entries/);
   });
 });
 
