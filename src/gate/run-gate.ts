@@ -150,8 +150,10 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
 
   /** A fresh pair of shadows for a block, or the gate's early result when one does not start. */
   const startPair = async (block: number): Promise<Pair | GateResult> => {
-    const started = await Promise.allSettled(
-      (["base", "head"] as const).map(async (side) => {
+    // the container that starts first alternates by block too: no side keeps an edge
+    const order = block % 2 === 0 ? (["base", "head"] as const) : (["head", "base"] as const);
+    const inOrder = await Promise.allSettled(
+      order.map(async (side) => {
         const spec = shadowSpecFor({
           workload: config.workload,
           catalog: config.parameters,
@@ -164,6 +166,7 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
         return runtime.start(spec, deps.signal);
       }),
     );
+    const started = order[0] === "base" ? inOrder : [inOrder[1]!, inOrder[0]!];
     const [baseStart, headStart] = started;
     if (baseStart!.status === "fulfilled" && headStart!.status === "fulfilled") return { base: baseStart!.value, head: headStart!.value };
     await Promise.allSettled(started.flatMap((s) => (s.status === "fulfilled" ? [s.value.stop()] : [])));
