@@ -146,6 +146,8 @@ export async function withShadowRuntime<T>(
 
 export interface GateRunOptions {
   configFile: string;
+  /** the config, when the caller already loaded it (overrides below still apply) */
+  config?: ShadowgateConfig;
   /** the base build: an image, or a build context (the head's Dockerfile path inside it) */
   base: { kind: "image"; image: string } | { kind: "context"; context: string };
   /** the base branch's config file: absent → the head's is used for both; "missing" → it was looked for and not found */
@@ -172,7 +174,7 @@ export interface GateRunOutput {
 export async function runGateFromConfig(options: GateRunOptions): Promise<GateRunOutput> {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   const { logger } = options;
-  const loaded = withOverrides(await loadConfig(options.configFile), options);
+  const loaded = withOverrides(options.config ?? (await loadConfig(options.configFile)), options);
   const config: ShadowgateConfig = { ...loaded, gate: { ...loaded.gate, ...(options.inconclusive ? { inconclusive: options.inconclusive } : {}) } };
   const headSource = config.workload.source;
   let base: ImageSource =

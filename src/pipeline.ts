@@ -19,7 +19,7 @@ import { recommend, type Recommendation } from "./decide/recommend.js";
 import { gateVerdict, type Verdict } from "./decide/verdict.js";
 import { sweepMostInfluential, type Sweep } from "./decide/sweep.js";
 import { foresee, type Foresight } from "./decide/foresight.js";
-import { atLoad, loadOf, modelCatalog, withLoadColumn } from "./model/load-level.js";
+import { atLoad, hasLoadColumn, loadOf, modelCatalog, withLoadColumn } from "./model/load-level.js";
 import { describeConfig, formatMeasured, kpiLabel } from "./report/format.js";
 
 export interface PipelineDeps {
@@ -205,7 +205,7 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
     heldAt: recommendation.keepCurrent ? "current" : "recommended",
     kpi: config.objective.kpi,
   });
-  const measuredLevels = catalog === config.parameters ? [1] : [...new Set(updated.trials.map(loadOf))];
+  const measuredLevels = hasLoadColumn(catalog) ? [...new Set(updated.trials.map(loadOf))] : [1];
   const foresight = foresee({
     model: loadModel,
     current: config.current,
@@ -271,8 +271,7 @@ async function trainWithStoredModel(history: History, catalog: ParameterCatalog,
     if (typeof stored === "string") logger.warn(`stored model ignored (${stored}); rebuilt from the history`);
     else if (!shouldRetune(stored, history.trials.length)) reuse = stored;
   }
-  const withLoad = catalog !== config.parameters;
-  const model = trainModels(withLoad ? withLoadColumn(history) : history, catalog, { seed: config.shadows.seed, anchorRunId: deps.runId, engine, ...(reuse ? { reuse: reuse.params } : {}) });
+  const model = trainModels(hasLoadColumn(catalog) ? withLoadColumn(history) : history, catalog, { seed: config.shadows.seed, anchorRunId: deps.runId, engine, ...(reuse ? { reuse: reuse.params } : {}) });
   if (store.saveModel) {
     const tunedAt = reuse ? reuse.tunedAtTrials : history.trials.length;
     await store.saveModel(config.workload.name, toStoredModel(model, history.trials.length, tunedAt, (deps.now ?? (() => new Date()))()));

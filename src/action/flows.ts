@@ -202,6 +202,7 @@ export async function gateFlow(inputs: ActionInputs, deps: FlowDeps): Promise<Ga
     deps.logger.info(`gate: base ${pr.baseSha.slice(0, 7)} (${pr.baseRef}) checked out in ${base.dir}${hasBaseConfig ? "" : `; it has no ${path.relative(workspace, configFile)}`}`);
     return await runGateFromConfig({
       configFile,
+      config,
       base: { kind: "context", context: inBase(config.workload.source.context) },
       baseConfigFile: hasBaseConfig ? baseConfig : "missing",
       baseBuildFromConfig: true,

@@ -292,16 +292,10 @@ async function measureBlocks(
         // the load that starts first (duet) or runs first (interleaved) alternates: ABBA
         const first = r % 2 === 0 ? "base" : "head";
         const second = first === "base" ? "head" : "base";
-        let kpis: Record<"base" | "head", Kpis>;
-        if (mode === "duet") {
-          const [x, y] = await timed(() => Promise.all([measure(pair[first], first, warm), measure(pair[second], second, warm)]));
-          kpis = { [first]: x, [second]: y } as Record<"base" | "head", Kpis>;
-        } else {
-          const x = await timed(() => measure(pair[first], first, warm));
-          const y = await timed(() => measure(pair[second], second, warm));
-          kpis = { [first]: x, [second]: y } as Record<"base" | "head", Kpis>;
-        }
-        measuredNow.push({ base: kpis.base, head: kpis.head });
+        const side = (s: "base" | "head") => measure(pair[s], s, warm);
+        const [x, y] =
+          mode === "duet" ? await timed(() => Promise.all([side(first), side(second)])) : [await timed(() => side(first)), await timed(() => side(second))];
+        measuredNow.push(first === "base" ? { base: x, head: y } : { base: y, head: x });
       }
       return measuredNow;
     });

@@ -28,6 +28,11 @@ export function modelCatalog(catalog: ParameterCatalog, history: History, levels
   return [...catalog, spec];
 }
 
+/** Whether a model catalog has the load column (modelCatalog added it). */
+export function hasLoadColumn(catalog: ParameterCatalog): boolean {
+  return catalog.some((p) => p.name === LOAD_FEATURE);
+}
+
 /** The history as the model reads it: each trial's configuration carries its load level. */
 export function withLoadColumn(history: History): History {
   return { ...history, trials: history.trials.map((trial) => ({ ...trial, config: { ...trial.config, [LOAD_FEATURE]: loadOf(trial) } })) };
@@ -38,7 +43,7 @@ export function withLoadColumn(history: History): History {
  * A model trained without the column is returned as it is (it only knows level 1).
  */
 export function atLoad<M extends PredictiveModel>(model: M, catalog: ParameterCatalog, level: number): M {
-  if (!catalog.some((p) => p.name === LOAD_FEATURE)) return model;
+  if (!hasLoadColumn(catalog)) return model;
   const pinned = Object.create(model) as M;
   Object.defineProperty(pinned, "predict", {
     value: (configs: Configuration[], options?: Parameters<M["predict"]>[1]) => model.predict(configs.map((c) => ({ [LOAD_FEATURE]: level, ...c })), options),

@@ -43,11 +43,15 @@ export class LocalFolderStore implements HistoryStore {
   }
 
   modelFileFor(workload: string): string {
-    return path.join(this.folder, safeName(workload), "model.json");
+    return this.documentFile(workload, "model.json");
   }
 
   agentFileFor(workload: string): string {
-    return path.join(this.folder, safeName(workload), "agent.json");
+    return this.documentFile(workload, "agent.json");
+  }
+
+  noiseFileFor(workload: string): string {
+    return this.documentFile(workload, "noise.json");
   }
 
   /** The stored model as parsed JSON; unparsable files are moved aside with a warning. */
@@ -68,17 +72,18 @@ export class LocalFolderStore implements HistoryStore {
     await writeAtomically(this.agentFileFor(workload), JSON.stringify(state));
   }
 
-  noiseFileFor(workload: string): string {
-    return path.join(this.folder, safeName(workload), "noise.json");
-  }
-
   /** The runner's noise from the last A/A gate as parsed JSON; unparsable files are moved aside with a warning. */
   async loadNoise(workload: string): Promise<unknown> {
-    return this.loadJson(this.noiseFileFor(workload), "the noise profile", "the gate judges its noise from its own rounds");
+    return this.loadJson(this.noiseFileFor(workload), "the noise profile", "the gate judges its noise from its own pairs");
   }
 
   async saveNoise(workload: string, profile: unknown): Promise<void> {
     await writeAtomically(this.noiseFileFor(workload), JSON.stringify(profile));
+  }
+
+  /** A document kept beside the workload's history. */
+  private documentFile(workload: string, name: string): string {
+    return path.join(this.folder, safeName(workload), name);
   }
 
   /** A JSON file of the store, undefined when absent, unreadable or unparsable (the last moved aside). */

@@ -30,18 +30,13 @@ export function fileError(file: string, error: unknown): TrafficError {
 }
 
 export async function* readLines(file: string): AsyncGenerator<string> {
+  // openTraffic passes a read error on to the stream readline reads, and readline's iterator
+  // rejects on its input's errors: nothing to race per line
   const input = openTraffic(file);
   const lines = createInterface({ input, crlfDelay: Infinity });
-  // readline does not reject on its input's errors: race them
-  const failed = new Promise<never>((_, reject) => input.once("error", reject));
-  failed.catch(() => undefined);
-  const iterator = lines[Symbol.asyncIterator]();
   try {
     let first = true;
-    for (;;) {
-      const next = await Promise.race([iterator.next(), failed]);
-      if (next.done) break;
-      const line = next.value;
+    for await (const line of lines) {
       // a UTF-8 byte-order mark belongs to no record
       yield first && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
       first = false;
