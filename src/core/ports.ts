@@ -11,6 +11,27 @@ export interface ReplayRequest {
   path: string;
   headers: Record<string, string>;
   body?: string;
+  /** when it was recorded, ms since the epoch (absent when the recording has no time) */
+  at?: number;
+  /** the recorded host (Host header or URL authority, lowercased, port kept), when the recording has one */
+  host?: string;
+  /** the recorded response, when the recording has one: external-API mocks and response diffs use it */
+  response?: RecordedResponse;
+  /** set by sampling: "METHOD /route/{id}" */
+  route?: string;
+  /** set by sampling: how many recorded requests this one stands for (re-weights percentiles to the recorded mix) */
+  weight?: number;
+}
+
+/** A response as recorded beside its request. */
+export interface RecordedResponse {
+  status: number;
+  /** names lowercased */
+  headers: Record<string, string>;
+  /** decoded to text (base64 recordings decoded); absent when not recorded */
+  body?: string;
+  /** recorded time from request sent to response complete, ms */
+  latencyMs?: number;
 }
 
 /** What to start: one shadow of the workload with one configuration applied. */

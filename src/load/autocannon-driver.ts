@@ -58,7 +58,15 @@ export class AutocannonDriver implements LoadDriver {
     validate(options);
     const url = assertLoopback(baseUrl);
     const prefix = url.pathname.replace(/\/+$/, "");
-    const cannon = toCannonRequests(requests, prefix);
+    // autocannon calls a request's onResponse just before it emits "response" for it (its
+    // httpClient.js), so the weight of the request answered is known when its latency is recorded
+    let answeredWeight = 1;
+    const cannon = toCannonRequests(requests, prefix).map((request) => ({
+      ...request,
+      onResponse: () => {
+        answeredWeight = request.weight;
+      },
+    }));
     if (signal?.aborted) throw abortReason(signal, "load aborted");
 
     const rate = options.rate === undefined ? undefined : Math.max(1, Math.round(options.rate));
@@ -106,7 +114,7 @@ export class AutocannonDriver implements LoadDriver {
         return;
       }
       if (now >= measureUntil) return;
-      recorder.record(responseTime, now - measureFrom);
+      recorder.record(responseTime, now - measureFrom, answeredWeight);
       statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
       if (statusCode < 200 || statusCode >= 300) non2xx++;
     });

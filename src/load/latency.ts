@@ -8,20 +8,35 @@ import { build, type Histogram } from "hdr-histogram-js";
 import type { WindowStats } from "../core/ports.js";
 
 function newHistogram(): Histogram {
-  return build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, autoResize: true });
+  // 64-bit counts: a weighted response adds up to WEIGHT_SCALE × its relative weight
+  return build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, autoResize: true, bitBucketSize: 64 });
 }
+
+/**
+ * Weights are recorded as integer counts of weight × WEIGHT_SCALE (relative to the smallest
+ * weight), so a weight ratio is kept to within 0.5%.
+ */
+const WEIGHT_SCALE = 100;
 
 class Summary {
   readonly histogram = newHistogram();
+  /** responses recorded (unweighted: throughput counts what was really served) */
   count = 0;
-  sumMs = 0;
+  weightSum = 0;
+  weightedSumMs = 0;
   maxMs = 0;
 
-  record(latencyMs: number): void {
-    this.histogram.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
+  record(latencyMs: number, weight: number): void {
+    this.histogram.recordValueWithCount(Math.max(1, Math.round(latencyMs * 1000)), Math.max(1, Math.round(weight * WEIGHT_SCALE)));
     this.count++;
-    this.sumMs += latencyMs;
+    this.weightSum += weight;
+    this.weightedSumMs += latencyMs * weight;
     if (latencyMs > this.maxMs) this.maxMs = latencyMs;
+  }
+
+  /** mean latency re-weighted to the recorded mix */
+  get meanMs(): number {
+    return this.weightSum > 0 ? this.weightedSumMs / this.weightSum : NaN;
   }
 
   /** percentile in ms, never above the exact maximum; NaN without data */
@@ -52,12 +67,16 @@ export class LatencyRecorder {
     if (!(windowMs > 0)) throw new Error(`load: windowMs must be > 0, got ${windowMs}`);
   }
 
-  /** @param sinceStartMs arrival time of the response relative to the start of the measured window */
-  record(latencyMs: number, sinceStartMs: number): void {
-    this.total.record(latencyMs);
+  /**
+   * @param sinceStartMs arrival time of the response relative to the start of the measured window
+   * @param weight recorded requests this response's request stands for, relative to the
+   *   lightest one (≥ 1): percentiles and the mean are re-weighted to the recorded mix
+   */
+  record(latencyMs: number, sinceStartMs: number, weight = 1): void {
+    this.total.record(latencyMs, weight);
     const index = Math.max(0, Math.floor(sinceStartMs / this.windowMs));
     while (this.windows.length <= index) this.windows.push(new Summary());
-    (this.windows[index] as Summary).record(latencyMs);
+    (this.windows[index] as Summary).record(latencyMs, weight);
   }
 
   get count(): number {
@@ -71,7 +90,7 @@ export class LatencyRecorder {
       p90: t.percentile(90),
       p99: t.percentile(99),
       max: t.count > 0 ? t.maxMs : NaN,
-      mean: t.count > 0 ? t.sumMs / t.count : NaN,
+      mean: t.count > 0 ? t.meanMs : NaN,
     };
   }
 

@@ -33,6 +33,8 @@ export interface CannonRequest {
   path: string;
   headers: Record<string, string>;
   body?: string;
+  /** recorded requests this one stands for, relative to the lightest request (≥ 1) */
+  weight: number;
 }
 
 /** Keep end-to-end headers only; also drop any header named in the request's Connection header. */
@@ -60,9 +62,15 @@ export function requestTarget(prefix: string, path: string): string {
   return target.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
+function weightOf(request: ReplayRequest): number {
+  return request.weight !== undefined && request.weight > 0 && Number.isFinite(request.weight) ? request.weight : 1;
+}
+
 /** Validate and convert; errors name the request's index. */
 export function toCannonRequests(requests: ReplayRequest[], pathPrefix = ""): CannonRequest[] {
   if (requests.length === 0) throw new Error("load: no requests to replay (the request set is empty)");
+  let lightest = Infinity;
+  for (const request of requests) lightest = Math.min(lightest, weightOf(request));
   return requests.map((request, i) => {
     const method = request.method.toUpperCase();
     if (!(SUPPORTED_METHODS as readonly string[]).includes(method)) {
@@ -72,6 +80,7 @@ export function toCannonRequests(requests: ReplayRequest[], pathPrefix = ""): Ca
       method,
       path: requestTarget(pathPrefix, request.path),
       headers: replayHeaders(request.headers),
+      weight: weightOf(request) / lightest,
     };
     if (request.body !== undefined && request.body.length > 0) converted.body = request.body;
     return converted;

@@ -164,6 +164,29 @@ describe("AutocannonDriver", () => {
     });
   });
 
+  it("re-weights percentiles to the recorded mix: each response counts as many recorded requests as its request's weight", async () => {
+    await withShadow("weighted", async (shadow) => {
+      const options: LoadOptions = { connections: 1, warmupMs: 0, durationMs: 1500, windowMs: 500, timeoutMs: 5000 };
+      // half the responses are slow and half fast (one connection: the tiny server busy-waits, so a
+      // second one would queue fast requests behind slow ones); the weights say which the recording had more of
+      const mix = (slowWeight: number, fastWeight: number): ReplayRequest[] => [
+        { method: "GET", path: "/work?ms=8", headers: {}, weight: slowWeight },
+        { method: "GET", path: "/work?ms=0", headers: {}, weight: fastWeight },
+      ];
+      const mostlySlow = await driver.run(shadow.url, mix(9, 1), options);
+      const mostlyFast = await driver.run(shadow.url, mix(1, 9), options);
+      const even = await driver.run(shadow.url, mix(1, 1), options);
+      console.log(`[load] weighted p50: mostly slow ${mostlySlow.latency.p50.toFixed(2)} ms, mostly fast ${mostlyFast.latency.p50.toFixed(2)} ms, even ${even.latency.p50.toFixed(2)} ms`);
+      expect(mostlySlow.latency.p50).toBeGreaterThanOrEqual(8);
+      expect(mostlyFast.latency.p50).toBeLessThan(4);
+      // the mean follows the weights too: ≈ 0.9·8 ms vs ≈ 0.1·8 ms
+      expect(mostlySlow.latency.mean).toBeGreaterThan(6);
+      expect(mostlyFast.latency.mean).toBeLessThan(3);
+      // throughput is what was really served, never weighted
+      expect(Math.abs(mostlySlow.requests - mostlyFast.requests) / even.requests).toBeLessThan(0.35);
+    });
+  });
+
   it("holds a fixed request rate when asked", async () => {
     await withShadow("rate", async (shadow) => {
       const result = await driver.run(shadow.url, [{ method: "GET", path: "/work?ms=0", headers: {} }], {
@@ -252,7 +275,10 @@ describe("AutocannonDriver", () => {
 
   it("prepares requests: header hygiene, encoding, per-connection offsets", () => {
     expect(replayHeaders({ Connection: "keep-alive, X-Hop", "X-Hop": "1", "X-Keep": "2", Host: "h", "content-length": "3", "Bad\r\nName": "x", "X-Inject": "a\r\nb: c" })).toEqual({ "X-Keep": "2" });
-    expect(toCannonRequests([{ method: "get", path: "/a b/ü?q=1", headers: {} }], "/api")[0]).toEqual({ method: "GET", path: "/api/a%20b/%C3%BC?q=1", headers: {} });
+    expect(toCannonRequests([{ method: "get", path: "/a b/ü?q=1", headers: {} }], "/api")[0]).toEqual({ method: "GET", path: "/api/a%20b/%C3%BC?q=1", headers: {}, weight: 1 });
+    // weights relative to the lightest request
+    expect(toCannonRequests([{ method: "GET", path: "/a", headers: {}, weight: 4 }, { method: "GET", path: "/b", headers: {}, weight: 10 }, { method: "GET", path: "/c", headers: {} }]).map((r) => r.weight)).toEqual([4, 10, 1]);
+    expect(toCannonRequests([{ method: "GET", path: "/a", headers: {}, weight: 4 }, { method: "GET", path: "/b", headers: {}, weight: 10 }]).map((r) => r.weight)).toEqual([1, 2.5]);
     expect([0, 1, 2, 3].map((k) => rotationFor(k, 4, 8))).toEqual([0, 2, 4, 6]);
     expect([0, 1, 2].map((k) => rotationFor(k, 3, 1))).toEqual([0, 0, 0]);
   });
