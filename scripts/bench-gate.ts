@@ -18,14 +18,12 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { withShadowRuntime } from "../src/app.js";
+import { loadTraffic, withMocks, withShadowRuntime } from "../src/app.js";
 import { loadConfig } from "../src/config/load.js";
 import { median, stdev } from "../src/core/stats.js";
 import type { KpiName } from "../src/core/types.js";
 import { AutocannonDriver } from "../src/load/autocannon-driver.js";
 import { findFreePort } from "../src/shadows/free-port.js";
-import { readTraffic } from "../src/traffic/read.js";
-import { prepareTraffic } from "../src/traffic/prepare.js";
 import { runGate, type GateMode, type GateResult } from "../src/gate/run-gate.js";
 import { BLOCK_ROUNDS } from "../src/gate/compare.js";
 
@@ -38,10 +36,9 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
   const configFile = path.join(root, "fixtures/example/shadowgate.yml");
-  const config = await loadConfig(configFile);
-  const mode = (process.env.BENCH_MODE as GateMode | undefined) ?? config.gate.mode;
-  const imported = await readTraffic(config.traffic.file, config.traffic.format);
-  const { requests } = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
+  const traffic = await loadTraffic(await loadConfig(configFile), quiet);
+  const { requests } = traffic.prepared;
+  const mode = (process.env.BENCH_MODE as GateMode | undefined) ?? traffic.config.gate.mode;
 
   // the head: the example with the knob set in its Dockerfile, as a pull request would
   const headContext = mkdtempSync(path.join(tmpdir(), "shadowgate-bench-head-"));
@@ -50,8 +47,9 @@ async function main(): Promise<void> {
   writeFileSync(dockerfile, readFileSync(dockerfile, "utf8").replace(/^ENV NODE_ENV=production PORT=8080$/m, `ENV NODE_ENV=production PORT=8080 EXTRA_WORK_PCT=${EXTRA_PCT}`));
   if (!readFileSync(dockerfile, "utf8").includes(`EXTRA_WORK_PCT=${EXTRA_PCT}`)) throw new Error("bench-gate: the example's Dockerfile changed; cannot set EXTRA_WORK_PCT");
 
-  say(`# Gate benchmark: ${RUNS} A/B gates (head: EXTRA_WORK_PCT=${EXTRA_PCT}) and ${RUNS} A/A gates, ${mode}; threshold ${config.gate.regression * 100}%, confidence ${config.gate.confidence * 100}%, rounds of ${config.gate.roundMs / 1000} s, budget ${config.gate.budgetMs / 1000} s of load\n`);
-  await withShadowRuntime({ logger: quiet }, async ({ runtime, runId, signal }) => {
+  const { gate: settings } = traffic.config;
+  say(`# Gate benchmark: ${RUNS} A/B gates (head: EXTRA_WORK_PCT=${EXTRA_PCT}) and ${RUNS} A/A gates, ${mode}; threshold ${settings.regression * 100}%, confidence ${settings.confidence * 100}%, rounds of ${settings.roundMs / 1000} s, budget ${settings.budgetMs / 1000} s of load\n`);
+  await withMocks(traffic.config, traffic.prepared, quiet, (config) => withShadowRuntime({ logger: quiet }, async ({ runtime, runId, signal }) => {
     const baseImage = await runtime.prepareImage(config.workload.source, signal);
     const headImage = await runtime.prepareImage({ kind: "build", context: headContext, dockerfile: "Dockerfile" }, signal);
     const deps = { runtime, load: new AutocannonDriver(), logger: quiet, freePort: findFreePort, requests, runId, signal };
@@ -110,7 +108,7 @@ async function main(): Promise<void> {
       const loadOf = (m: string) => (byMode[m]!.loadMs / 1000).toFixed(0);
       say(`\nLoad time for ${CV_ROUNDS} rounds: sequential ${loadOf("sequential")} s, interleaved ${loadOf("interleaved")} s, duet ${loadOf("duet")} s.`);
     }
-  });
+  }));
 }
 
 await main();

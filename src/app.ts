@@ -10,9 +10,12 @@ import { randomBytes } from "node:crypto";
 import { loadConfig } from "./config/load.js";
 import type { ShadowgateConfig } from "./config/schema.js";
 import type { Logger } from "./core/ports.js";
-import { runPipeline, type RunResult } from "./pipeline.js";
+import { runPipeline, type MockSummary, type RunResult } from "./pipeline.js";
 import { readTraffic } from "./traffic/read.js";
-import { prepareTraffic } from "./traffic/prepare.js";
+import { prepareTraffic, type PreparedTraffic } from "./traffic/prepare.js";
+import { loadOpenApi, openApiTemplates } from "./traffic/routes.js";
+import { buildMockRoutes, sameHost } from "./mocks/routes.js";
+import { startMockServer, type MockServer } from "./mocks/server.js";
 import { LocalFolderStore } from "./store/local-store.js";
 import { TestcontainersRuntime, assertDockerAvailable, engineInfo, installSignalCleanup } from "./shadows/testcontainers-runtime.js";
 import { errorText, InterruptedError } from "./core/errors.js";
@@ -62,17 +65,18 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
   // No registry is reachable for the Testcontainers reaper; cleanup is ours (label + finally).
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   const { logger } = options;
-  const config = withOverrides(options.config ?? (await loadConfig(options.configFile)), options);
+  const loaded = withOverrides(options.config ?? (await loadConfig(options.configFile)), options);
 
-  const { imported, prepared } = await loadTraffic(config, logger);
+  const traffic = await loadTraffic(loaded, logger);
+  const { prepared } = traffic;
 
-  return withShadowRuntime(options, async ({ runtime, runId, signal }) => {
+  return withMocks(traffic.config, prepared, logger, (config, mockStats) => withShadowRuntime(options, async ({ runtime, runId, signal }) => {
     const result = await runPipeline(config, {
       runtime,
       load: new AutocannonDriver(),
       store: new LocalFolderStore(config.store.path, logger),
       logger,
-      traffic: { requests: prepared.requests, total: imported.total, skipped: imported.skippedCount, redactions: prepared.redactions },
+      traffic: { requests: prepared.requests, total: prepared.recorded, skipped: traffic.skipped, redactions: prepared.redactions, routes: prepared.strata.length, mocks: mockStats },
       freePort: findFreePort,
       hostCpus: (await engineInfo()).cpus,
       runId,
@@ -96,18 +100,82 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
       await writeJsonFile(jsonFile, doc, "results file");
     }
     return { result, doc, markdown, ...(jsonFile ? { jsonFile } : {}) };
-  });
+  }));
 }
 
-/** The recorded traffic, imported (skipped entries warned about), sampled and anonymised. */
-async function loadTraffic(config: ShadowgateConfig, logger: Logger) {
-  const imported = await readTraffic(config.traffic.file, config.traffic.format);
+/** The environment variable that holds the pseudonymisation key (the Action's `anonymise-key` input sets it). */
+export const ANONYMISE_KEY_ENV = "SHADOWGATE_ANONYMISE_KEY";
+
+/**
+ * The recorded traffic, imported (skipped entries warned about), anonymised, split into the
+ * calls replayed and the calls mocked, and sampled; a pace relative to the recording becomes
+ * the run's request rate.
+ */
+export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Promise<{ prepared: PreparedTraffic; config: ShadowgateConfig; skipped: number }> {
+  const mockHosts = Object.keys(config.mocks);
+  const mocked = (host: string | undefined): boolean => host !== undefined && mockHosts.some((configured) => sameHost(host.toLowerCase(), configured.toLowerCase()));
+  const imported = await readTraffic(config.traffic.file, config.traffic.format, { keepResponseBody: mocked });
   for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`);
   if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
   if (imported.withoutBody) logger.warn(`${config.traffic.file}: ${imported.withoutBody} request(s) left out because they need a body the recording does not have`);
-  const prepared = prepareTraffic(imported.requests, { sample: config.traffic.sample, seed: config.shadows.seed });
-  logger.info(`traffic: ${prepared.requests.length} of ${imported.total} recorded requests replayed from ${config.traffic.file}`);
-  return { imported, prepared };
+  const key = process.env[ANONYMISE_KEY_ENV]?.trim();
+  if (!key) logger.debug(`no ${ANONYMISE_KEY_ENV}: pseudonyms hold within this run only`);
+  const openApi = config.traffic.openapi ? openApiTemplates(await loadOpenApi(config.traffic.openapi), config.traffic.openapi) : undefined;
+  const prepared = await prepareTraffic(imported.requests, {
+    sample: config.traffic.sample,
+    floor: config.traffic.floor,
+    seed: config.shadows.seed,
+    pace: config.traffic.pace,
+    anonymise: config.anonymise,
+    mockHosts,
+    ...(key ? { key } : {}),
+    ...(openApi ? { openApi } : {}),
+  });
+  for (const host of mockHosts) {
+    if (!prepared.mockExchanges.some((exchange) => exchange.host !== undefined && sameHost(exchange.host.toLowerCase(), host.toLowerCase()))) {
+      throw new Error(`mocks.${host}: ${config.traffic.file} has no recorded call to ${host} to build its mock from`);
+    }
+  }
+  logger.info(
+    `traffic: ${prepared.requests.length} of ${prepared.recorded} recorded requests replayed from ${config.traffic.file} (${prepared.strata.length} routes)` +
+      (prepared.mockExchanges.length > 0 ? `; ${prepared.mockExchanges.length} recorded calls to ${mockHosts.join(", ")} served by mocks` : ""),
+  );
+  if (prepared.rate !== undefined) logger.info(`traffic: open model at ${prepared.rate.toFixed(1)} requests/s (${config.traffic.pace}× the recorded ${prepared.recordedRate!.toFixed(1)}/s)`);
+  const paced: ShadowgateConfig = prepared.rate === undefined ? config : { ...config, traffic: { ...config.traffic, rate: prepared.rate } };
+  return { prepared, config: paced, skipped: imported.skippedCount };
+}
+
+/**
+ * Mocks of the external APIs, on 127.0.0.1, for the length of `work`: the workload's
+ * environment gets each one's URL under the variable the config names. Closed however it ends.
+ */
+export async function withMocks<T>(
+  config: ShadowgateConfig,
+  prepared: PreparedTraffic,
+  logger: Logger,
+  work: (config: ShadowgateConfig, stats: () => MockSummary[]) => Promise<T>,
+): Promise<T> {
+  const servers: MockServer[] = [];
+  try {
+    const env: Record<string, string> = {};
+    const hosts = Object.entries(config.mocks);
+    for (const routes of buildMockRoutes(prepared.mockExchanges, hosts.map(([host]) => host))) {
+      const settings = config.mocks[hosts.find(([host]) => host.toLowerCase() === routes.host)![0]]!;
+      const server = await startMockServer(routes, { latency: settings.latency, logger });
+      servers.push(server);
+      env[settings.env] = server.url;
+      logger.info(`mock of ${routes.host} on ${server.url} (${routes.routes.length} recorded routes; ${settings.env}=${server.url})`);
+    }
+    const withEnv = servers.length === 0 ? config : { ...config, workload: { ...config.workload, env: { ...config.workload.env, ...env } } };
+    const stats = (): MockSummary[] =>
+      servers.map((server) => {
+        const s = server.stats();
+        return { host: server.host, env: config.mocks[Object.keys(config.mocks).find((host) => host.toLowerCase() === server.host)!]!.env, served: s.served, unmatched: s.unmatched, misses: s.misses.slice(0, 3) };
+      });
+    return await work(withEnv, stats);
+  } finally {
+    await Promise.all(servers.map((server) => server.close()));
+  }
 }
 
 /**
@@ -175,8 +243,8 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   const { logger } = options;
   const loaded = withOverrides(options.config ?? (await loadConfig(options.configFile)), options);
-  const config: ShadowgateConfig = { ...loaded, gate: { ...loaded.gate, ...(options.inconclusive ? { inconclusive: options.inconclusive } : {}) } };
-  const headSource = config.workload.source;
+  const headConfig: ShadowgateConfig = { ...loaded, gate: { ...loaded.gate, ...(options.inconclusive ? { inconclusive: options.inconclusive } : {}) } };
+  const headSource = headConfig.workload.source;
   let base: ImageSource =
     options.base.kind === "image"
       ? options.base
@@ -191,11 +259,12 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
     base = baseConfig.workload.source;
   }
 
-  const { prepared } = await loadTraffic(config, logger);
-  const store = new LocalFolderStore(config.store.path, logger);
-  const noise = await loadNoise(store, config.workload.name, logger, { mode: options.mode ?? config.gate.mode, roundMs: config.gate.roundMs });
+  const traffic = await loadTraffic(headConfig, logger);
+  const { prepared } = traffic;
+  const store = new LocalFolderStore(headConfig.store.path, logger);
+  const noise = await loadNoise(store, headConfig.workload.name, logger, { mode: options.mode ?? headConfig.gate.mode, roundMs: headConfig.gate.roundMs });
 
-  return withShadowRuntime(options, async ({ runtime, runId, signal }) => {
+  return withMocks(traffic.config, prepared, logger, (config) => withShadowRuntime(options, async ({ runtime, runId, signal }) => {
     const result = await runGate(
       { config, base, aa: options.aa ?? false, ...(baseConfig !== undefined ? { baseConfig } : {}), ...(options.mode ? { mode: options.mode } : {}) },
       { runtime, load: new AutocannonDriver(), logger, freePort: findFreePort, requests: prepared.requests, runId, signal, ...(noise ? { noise } : {}) },
@@ -211,7 +280,7 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
       await writeJsonFile(jsonFile, gateJson(result), "gate results file");
     }
     return { result, markdown, ...(jsonFile ? { jsonFile } : {}) };
-  });
+  }));
 }
 
 /** The stored A/A noise, if any and usable (else a warning and none). */

@@ -4,7 +4,8 @@
  */
 import * as core from "@actions/core";
 import { actionsCache } from "./store/cache-store.js";
-import { failsStep, readInputs, OUTPUTS } from "./action/inputs.js";
+import { failsStep, readInputs, INPUTS, OUTPUTS } from "./action/inputs.js";
+import { ANONYMISE_KEY_ENV } from "./app.js";
 import { gateFlow, measureFlow, reportFlow, type FlowDeps } from "./action/flows.js";
 
 export { INPUTS, OUTPUTS } from "./action/inputs.js";
@@ -16,6 +17,12 @@ export async function run(
   try {
     const env = deps.env ?? process.env;
     const inputs = readInputs(getInput, env);
+    const anonymiseKey = getInput(INPUTS.anonymiseKey).trim();
+    if (anonymiseKey) {
+      // masked in every log line from here on, and read by the traffic loader from the environment
+      core.setSecret(anonymiseKey);
+      process.env[ANONYMISE_KEY_ENV] = anonymiseKey;
+    }
     const flowDeps: FlowDeps = {
       env,
       logger: { info: (m) => core.info(m), warn: (m) => core.warning(m), debug: (m) => core.debug(m) },

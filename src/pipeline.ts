@@ -28,7 +28,16 @@ export interface PipelineDeps {
   store: HistoryStore;
   logger: Logger;
   /** the recorded traffic, already imported, sampled and anonymised */
-  traffic: { requests: ReplayRequest[]; total: number; skipped: number; redactions: Record<string, number> };
+  traffic: {
+    requests: ReplayRequest[];
+    total: number;
+    skipped: number;
+    redactions: Record<string, number>;
+    /** routes the recording has (sampling strata) */
+    routes?: number;
+    /** the external-API mocks' counts, read when the run ends */
+    mocks?: () => MockSummary[];
+  };
   /** CPUs of the Docker host: shadows side by side never get more quota than this */
   hostCpus?: number;
   /** a free loopback port for each shadow */
@@ -37,6 +46,17 @@ export interface PipelineDeps {
   /** aborts the run (timeout, Ctrl-C); shadows are still stopped */
   signal?: AbortSignal;
   now?: () => Date;
+}
+
+/** What one external-API mock did during the run. */
+export interface MockSummary {
+  host: string;
+  /** the variable that gave the workload its URL */
+  env: string;
+  served: number;
+  unmatched: number;
+  /** the most frequent unmatched calls, each with its closest recorded call */
+  misses: { line: string; count: number }[];
 }
 
 export interface FailedTrial {
@@ -52,7 +72,20 @@ export interface RunResult {
   image: string;
   /** the shadows' share of the primary, and the primary's allocation */
   shadows: { fraction: number; parallel: number; primaryCpus: number; primaryMemoryMiB: number };
-  traffic: { file: string; recorded: number; replayed: number; skipped: number; redactions: Record<string, number>; connections: number; durationMs: number; warmupMs: number };
+  traffic: {
+    file: string;
+    recorded: number;
+    replayed: number;
+    skipped: number;
+    redactions: Record<string, number>;
+    connections: number;
+    durationMs: number;
+    warmupMs: number;
+    routes?: number;
+    /** open model: the fixed request rate (from traffic.rate or the pace) */
+    rate?: number;
+    mocks: MockSummary[];
+  };
   config: Pick<ShadowgateConfig, "slo" | "objective" | "current" | "parameters">;
   /** trials measured in this run, in the order measured */
   trials: Trial[];
@@ -240,6 +273,9 @@ export async function runPipeline(config: ShadowgateConfig, deps: PipelineDeps):
       connections: config.traffic.connections,
       durationMs: config.traffic.durationMs,
       warmupMs: config.traffic.warmupMs,
+      ...(deps.traffic.routes !== undefined ? { routes: deps.traffic.routes } : {}),
+      ...(config.traffic.rate !== undefined ? { rate: config.traffic.rate } : {}),
+      mocks: deps.traffic.mocks?.() ?? [],
     },
     config: { slo: config.slo, objective: config.objective, current: config.current, parameters: config.parameters },
     trials,

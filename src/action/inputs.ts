@@ -21,6 +21,7 @@ export const INPUTS = {
   commentAuthor: "comment-author",
   cache: "cache",
   failOn: "fail-on",
+  anonymiseKey: "anonymise-key",
 } as const;
 
 export const OUTPUTS = {

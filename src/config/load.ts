@@ -113,7 +113,11 @@ function resolvePaths(config: ShadowgateConfig, base: string): ShadowgateConfig 
       ...(p.target ? { target: { ...p.target, file: path.resolve(base, p.target.file) } } : {}),
       ...(p.apply.kind === "template" && p.apply.file !== undefined ? { apply: { ...p.apply, file: path.resolve(base, p.apply.file) } } : {}),
     })),
-    traffic: { ...config.traffic, file: path.resolve(base, config.traffic.file) },
+    traffic: {
+      ...config.traffic,
+      file: path.resolve(base, config.traffic.file),
+      ...(config.traffic.openapi !== undefined ? { openapi: path.resolve(base, config.traffic.openapi) } : {}),
+    },
     store: { path: path.resolve(base, config.store.path) },
   };
 }

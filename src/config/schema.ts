@@ -55,8 +55,17 @@ export interface ShadowgateConfig {
   traffic: {
     file: string;
     format: "auto" | TrafficFormat;
-    /** fraction of recorded requests replayed (seeded) */
+    /** how many recorded requests are replayed: a fraction (≤ 1) or a count (> 1), stratified by route, seeded */
     sample: number;
+    /** every route keeps at least this many requests in the sample (or all it has) */
+    floor: number;
+    /** an OpenAPI description whose paths are the route templates (else inferred from the recording) */
+    openapi?: string;
+    /**
+     * "closed": a closed loop of `connections`; a number: open model at that multiple of the
+     * recorded pace (the recorded request rate × it, via the load generator's rate)
+     */
+    pace: "closed" | number;
     connections: number;
     warmupMs: number;
     durationMs: number;
@@ -82,6 +91,40 @@ export interface ShadowgateConfig {
   };
   /** the regression gate: base vs head (src/gate/) */
   gate: GateSettings;
+  /** what is pseudonymised before any request reaches a shadow, a mock, a report or the cache */
+  anonymise: AnonymiseSettings;
+  /** external APIs the workload calls, served by mocks built from the recording: host → how the workload finds it */
+  mocks: Record<string, MockSettings>;
+}
+
+export interface AnonymiseSettings {
+  /** header names pseudonymised beside the defaults */
+  headers: string[];
+  /** JSON field, query, form and cookie names pseudonymised beside the defaults */
+  fields: string[];
+  /** names never touched (e.g. a non-secret "token_type") */
+  keep: string[];
+  /** the user's own value rules, each counted under its name */
+  rules: { name: string; pattern: string; in: AnonymiseWhere[] }[];
+}
+
+export const ANONYMISE_WHERE = ["headers", "query", "path", "body", "response"] as const;
+export type AnonymiseWhere = (typeof ANONYMISE_WHERE)[number];
+
+export interface MockSettings {
+  /** the environment variable that gives the workload the mock's base URL */
+  env: string;
+  /** the recorded latency replayed, none, or scaled */
+  latency: "recorded" | "none" | number;
+}
+
+export interface DiffSettings {
+  /** requests compared per route */
+  perRoute: number;
+  /** also send POST/PUT/PATCH/DELETE (shadows are disposable) */
+  unsafe: boolean;
+  /** a response difference fails the gate, not only reported */
+  fail: boolean;
 }
 
 export interface GateSettings {
@@ -99,6 +142,8 @@ export interface GateSettings {
   budgetMs: number;
   /** measured window per side per round, ms */
   roundMs: number;
+  /** the response-correctness diff beside the performance verdict; absent: off */
+  diff?: DiffSettings;
 }
 
 /** One problem with the input, located by its path in the document. */
@@ -169,6 +214,27 @@ const fraction = (what: string, min: number, max: number) =>
     }
     return f;
   });
+
+const SAMPLE_EXPECTED = "expected a fraction of the recorded requests in (0, 1] or a whole number of requests above 1";
+
+export const DIFF_DEFAULTS: DiffSettings = { perRoute: 10, unsafe: false, fail: false };
+
+/** "2x", "2×", "150%" or 2: a positive multiple. */
+function parseMultiple(value: string | number): number | undefined {
+  const text = String(value).trim();
+  const m = /^(\d+(?:\.\d+)?)\s*(x|×|%)?$/i.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]) / (m[2] === "%" ? 100 : 1);
+  return n > 0 && Number.isFinite(n) ? n : undefined;
+}
+
+/** "closed", "recorded" (= 1× the recorded pace) or a multiple of the recorded pace. */
+function parsePaceSetting(value: string | number): "closed" | number | undefined {
+  if (value === "closed") return "closed";
+  if (value === "recorded") return 1;
+  const multiple = parseMultiple(value);
+  return multiple !== undefined && multiple <= 100 ? multiple : undefined;
+}
 
 const LEVELS_EXPECTED = "expected load levels as multiples of today's traffic, e.g. [0.5, 1, 2] (each > 0 and ≤ 20, 1 included)";
 
@@ -286,7 +352,24 @@ const rawSchema = z.strictObject({
     {
       file: z.string({ error: "expected the path of a recorded-traffic file" }).min(1),
       format: z.enum(["auto", ...TRAFFIC_FORMATS], { error: `expected "auto" or one of ${TRAFFIC_FORMATS.join(", ")}` }).default("auto"),
-      sample: z.number().gt(0, { error: "expected a fraction in (0, 1]" }).max(1, { error: "expected a fraction in (0, 1]" }).default(1),
+      sample: z
+        .number({ error: SAMPLE_EXPECTED })
+        .gt(0, { error: SAMPLE_EXPECTED })
+        .refine((n) => n <= 1 || Number.isInteger(n), { error: SAMPLE_EXPECTED })
+        .default(1),
+      floor: z.number().int({ error: "expected a whole number of requests ≥ 0 per route" }).min(0, { error: "expected a whole number of requests ≥ 0 per route" }).default(3),
+      openapi: z.string({ error: "expected the path of an OpenAPI description (JSON or YAML)" }).min(1).optional(),
+      pace: z
+        .union([z.string(), z.number()])
+        .transform((value, ctx) => {
+          const pace = parsePaceSetting(value);
+          if (pace === undefined) {
+            ctx.addIssue({ code: "custom", message: `expected "closed" (a closed loop of connections), "recorded" (the recorded request rate) or a multiple of it like "2x", got ${show(value)}` });
+            return z.NEVER;
+          }
+          return pace;
+        })
+        .default("closed"),
       connections: positiveInt("a whole number of connections ≥ 1").default(8),
       warmup: duration("duration").default(3000),
       duration: duration("duration").default(10_000),
@@ -326,8 +409,67 @@ const rawSchema = z.strictObject({
       inconclusive: z.enum(["pass", "fail"], { error: 'expected "pass" (with a warning) or "fail"' }).default(GATE_DEFAULTS.inconclusive),
       budget: duration("duration").default(GATE_DEFAULTS.budget),
       round: duration("duration").default(GATE_DEFAULTS.round),
+      diff: z
+        .union([
+          z.boolean(),
+          z.strictObject({
+            requests: positiveInt("a whole number of requests ≥ 1 per route").default(DIFF_DEFAULTS.perRoute),
+            unsafe: z.boolean().default(DIFF_DEFAULTS.unsafe),
+            fail: z.boolean().default(DIFF_DEFAULTS.fail),
+          }),
+        ], { error: "expected true, false or {requests, unsafe, fail}" })
+        .optional(),
     })
     .default(GATE_DEFAULTS),
+  anonymise: z
+    .strictObject({
+      headers: z.array(z.string().min(1), { error: "expected a list of header names" }).default([]),
+      fields: z.array(z.string().min(1), { error: "expected a list of field names" }).default([]),
+      keep: z.array(z.string().min(1), { error: "expected a list of names never pseudonymised" }).default([]),
+      rules: z
+        .array(
+          z.strictObject({
+            name: z.string({ error: "expected the rule's name (counted in the redaction summary)" }).regex(/^[\w.-]{1,40}$/, { error: "expected a name of letters, digits, . _ - (at most 40)" }),
+            pattern: z.string({ error: "expected a regular expression" }).superRefine((pattern, ctx) => {
+              try {
+                new RegExp(pattern, "g");
+              } catch (error) {
+                ctx.addIssue({ code: "custom", message: `expected a valid regular expression: ${(error as Error).message}` });
+                return;
+              }
+              if (new RegExp(`^(?:${pattern})$`).test("")) ctx.addIssue({ code: "custom", message: "expected a pattern that matches at least one character (this one matches the empty string)" });
+            }),
+            in: z.array(z.enum(ANONYMISE_WHERE, { error: `expected where it applies: ${ANONYMISE_WHERE.join(", ")}` })).min(1).default([...ANONYMISE_WHERE]),
+          }),
+          { error: "expected a list of rules {name, pattern, in}" },
+        )
+        .default([]),
+    })
+    .default({ headers: [], fields: [], keep: [], rules: [] }),
+  mocks: z
+    .record(
+      z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, { error: 'expected a host as recorded, like "api.rates.example" or "payments.internal:8443"' }),
+      z.strictObject(
+        {
+          env: envName,
+          latency: z
+            .union([z.string(), z.number()])
+            .transform((value, ctx) => {
+              if (value === "recorded" || value === "none") return value;
+              const scaled = parseMultiple(value);
+              if (scaled === undefined || scaled > 100) {
+                ctx.addIssue({ code: "custom", message: `expected "recorded", "none" or a multiple of the recorded latency like "0.5x", got ${show(value)}` });
+                return z.NEVER;
+              }
+              return scaled;
+            })
+            .default("recorded"),
+        },
+        { error: "expected {env: VARIABLE} naming the environment variable through which the workload finds this API" },
+      ),
+      { error: 'expected a map of external hosts as recorded (like "api.rates.example" or "payments.internal:8443", no scheme) to {env: VARIABLE}' },
+    )
+    .default({}),
 });
 
 type RawConfig = z.output<typeof rawSchema>;
@@ -420,6 +562,7 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
   if (traffic.warmup > 0 && traffic.warmup < 500) issues.push({ path: ["traffic", "warmup"], message: "expected 0 or at least 500ms" });
   if (traffic.duration < 1000) issues.push({ path: ["traffic", "duration"], message: "expected a measured window of at least 1s" });
   if (traffic.window > traffic.duration) issues.push({ path: ["traffic", "window"], message: "expected a sub-window no longer than the duration" });
+  if (traffic.pace !== "closed" && traffic.rate !== undefined) issues.push({ path: ["traffic", "pace"], message: `expected either a fixed rate (traffic.rate) or a pace relative to the recording, not both` });
   if (!traffic.levels.includes(1)) issues.push({ path: ["traffic", "levels"], message: `expected today's level 1 among the load levels (the anchor is measured there), got [${traffic.levels.join(", ")}]` });
   if (raw.growth !== undefined && Object.keys(raw.slo).length === 0) issues.push({ path: ["growth"], message: "expected an slo as well: growth says whether the SLOs still hold at that load" });
 
@@ -449,6 +592,9 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
       file: traffic.file,
       format: traffic.format,
       sample: traffic.sample,
+      floor: traffic.floor,
+      ...(traffic.openapi !== undefined ? { openapi: traffic.openapi } : {}),
+      pace: traffic.pace,
       connections: traffic.connections,
       warmupMs: traffic.warmup,
       durationMs: traffic.duration,
@@ -464,6 +610,8 @@ function normalise(raw: RawConfig, issues: ConfigIssue[], options: ParseOptions)
     model: raw.model,
     search: { strategy: raw.search.strategy, ...(raw.search.budget !== undefined ? { timeBudgetMs: raw.search.budget } : {}) },
     gate: normaliseGate(raw, issues),
+    anonymise: raw.anonymise,
+    mocks: raw.mocks,
   };
 }
 
@@ -484,6 +632,11 @@ function normaliseGate(raw: RawConfig, issues: ConfigIssue[]): GateSettings {
     inconclusive: gate.inconclusive,
     budgetMs: gate.budget,
     roundMs: gate.round,
+    ...(gate.diff === true
+      ? { diff: { ...DIFF_DEFAULTS } }
+      : gate.diff && typeof gate.diff === "object"
+        ? { diff: { perRoute: gate.diff.requests, unsafe: gate.diff.unsafe, fail: gate.diff.fail } }
+        : {}),
   };
 }
 

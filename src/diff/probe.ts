@@ -31,9 +31,6 @@ export interface CapturedTriple {
 /** Methods replayed by default: they should not change what later requests see. */
 export const SAFE_METHODS: readonly string[] = ["GET", "HEAD", "OPTIONS"];
 
-/** A suggested sample size per route: enough to see a field disagree, small enough to be quick. */
-export const DEFAULT_DIFF_PER_ROUTE = 10;
-
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -3,7 +3,8 @@
  * (`{"verdict", "kpis": [{"name", "ratio", "ci", "verdict"}], …}`).
  */
 import { markdownTable } from "markdown-table";
-import { describeConfig, formatMeasured } from "../report/format.js";
+import { describeConfig, escapeText, formatMeasured } from "../report/format.js";
+import { diffJson, renderDiffMarkdown, type DiffJson } from "../diff/render.js";
 import { formatPercent, type GateResult } from "./run-gate.js";
 
 const ICON = { pass: "✅", fail: "❌", inconclusive: "⚠️" } as const;
@@ -42,6 +43,10 @@ export function renderGate(result: GateResult, workload: string): string {
     lines.push(`- Failed or non-2xx answers: base ${(result.failing.base * 100).toFixed(1)}%, head ${(result.failing.head * 100).toFixed(1)}%`);
   }
   for (const warning of result.noiseWarnings) lines.push(`- ⚠️ Noise: ${warning}`);
+  if (result.diff) {
+    lines.push("", "### Responses", "");
+    lines.push("report" in result.diff ? renderDiffMarkdown(result.diff.report) : `Responses: not compared (${escapeText(result.diff.error)})`);
+  }
   return lines.join("\n");
 }
 
@@ -63,6 +68,8 @@ export interface GateJson {
   images: { base: string; head: string };
   configuration: GateResult["configuration"];
   failing: { base: number | null; head: number | null };
+  /** the response diff, when gate.diff is on: the report, or why it did not run */
+  diff?: (DiffJson & { fails: boolean; requests: number }) | { error: string };
 }
 
 export function gateJson(result: GateResult): GateJson {
@@ -96,5 +103,8 @@ export function gateJson(result: GateResult): GateJson {
     images: result.images,
     configuration: result.configuration,
     failing: { base: finite(result.failing.base), head: finite(result.failing.head) },
+    ...(result.diff
+      ? { diff: "report" in result.diff ? { ...diffJson(result.diff.report), fails: result.diff.fails, requests: result.diff.requests } : { error: result.diff.error } }
+      : {}),
   };
 }

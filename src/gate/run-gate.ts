@@ -24,6 +24,7 @@ import type { ShadowgateConfig, GateSettings } from "../config/schema.js";
 import { describeConfig, formatMeasured, kpiLabel } from "../report/format.js";
 import { BLOCK_ROUNDS, decide, looksFor, perLookConfidence, resolvableRegression, MIN_ROUNDS, type GateDecision, type GateKpiResult, type GateKpiVerdict, type GateRound } from "./compare.js";
 import type { NoiseProfile } from "./noise.js";
+import { runResponseDiff, type ResponseDiffResult } from "./response-diff.js";
 
 export type GateMode = GateSettings["mode"] | "sequential";
 
@@ -86,6 +87,8 @@ export interface GateResult {
   looks: number;
   intervalLevel: number;
   settings: Pick<GateSettings, "regression" | "confidence" | "inconclusive" | "budgetMs" | "roundMs">;
+  /** the response-correctness diff, when gate.diff is on */
+  diff?: ResponseDiffResult & { fails: boolean };
 }
 
 /** More failed or non-2xx answers than base by this share fails the gate whatever the latency. */
@@ -188,7 +191,22 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
   const measured = await measureBlocks(startPair, mode, fixedRounds, config, deps);
   if ("verdict" in measured) return measured;
   const result = summarise(measured, { config, mode, aa, images, noise: deps.noise, logger });
-  return { ...result, reasons: [...result.reasons, ...notes] };
+  const gated = { ...result, reasons: [...result.reasons, ...notes] };
+  return settings.diff && !aa ? withResponseDiff(gated, await runResponseDiff(config, images, settings.diff, deps), settings) : gated;
+}
+
+/** The diff's findings beside the performance verdict; with gate.diff.fail, a difference fails the gate. */
+function withResponseDiff(result: GateResult, diff: ResponseDiffResult, settings: GateSettings): GateResult {
+  const fails = settings.diff!.fail && "report" in diff && diff.report.verdict === "different";
+  const note =
+    "error" in diff
+      ? `Responses were not compared: ${diff.error}.`
+      : diff.report.verdict === "different"
+        ? `Responses differ from the base's on ${diff.report.routes.filter((r) => r.status.reported || r.fields.length > 0).length} route(s), beyond what two base instances differ by${fails ? " (gate.diff.fail)" : ""}.`
+        : undefined;
+  const reasons = note === undefined ? result.reasons : fails ? [note, ...result.reasons] : [...result.reasons, note];
+  if (!fails) return { ...result, reasons, diff: { ...diff, fails } };
+  return { ...result, verdict: "fail", outcome: "fail", reasons, diff: { ...diff, fails } };
 }
 
 type Pair = { base: RunningShadow; head: RunningShadow };

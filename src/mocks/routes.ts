@@ -84,7 +84,8 @@ export interface ClosestMiss {
 export type MockMatch = { route: MockRoute; response: RecordedResponse; latencyMs: number } | { miss: ClosestMiss };
 
 /** Whether a host of the recording is the configured one: equal, or equal once the port is dropped when the configured host has none. */
-function sameHost(recorded: string, configured: string): boolean {
+/** A recorded host stands for a configured one: equal, or equal but for the port when the configured one has none. */
+export function sameHost(recorded: string, configured: string): boolean {
   if (recorded === configured) return true;
   if (/:\d+$/.test(configured)) return false;
   return recorded.replace(/:\d+$/, "") === configured;

@@ -370,9 +370,15 @@ export function runFacts(doc: ResultsDoc): string {
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const traffic = doc.traffic;
   const redactions = Object.entries(traffic.redactions);
+  const sampled = traffic.replayed < traffic.recorded;
+  const load = traffic.rate !== undefined ? `${traffic.rate.toFixed(1)} requests/s (open model)` : `${traffic.connections} connections`;
   return [
-    `- Traffic: ${traffic.replayed} of ${traffic.recorded} recorded requests replayed${traffic.skipped > 0 ? ` (${traffic.skipped} skipped)` : ""}, ${traffic.connections} connections, ${seconds(traffic.warmupMs)} warm-up + ${seconds(traffic.durationMs)} measured per trial.`,
+    `- Traffic: ${traffic.replayed} of ${traffic.recorded} recorded requests replayed${traffic.routes !== undefined ? ` over ${traffic.routes} route(s)` : ""}${traffic.skipped > 0 ? ` (${traffic.skipped} skipped)` : ""}, ${load}, ${seconds(traffic.warmupMs)} warm-up + ${seconds(traffic.durationMs)} measured per trial.${sampled ? " Sampled by route; latencies re-weighted to the recorded mix." : ""}`,
     redactions.length > 0 ? `- Pseudonymised before replay: ${redactions.map(([name, n]) => `${escapeText(name)} ×${n}`).join(", ")}.` : "- Nothing needed pseudonymising.",
+    ...traffic.mocks.map(
+      (mock) =>
+        `- Mock of ${inlineCode(mock.host)} (${inlineCode(mock.env)}): ${mock.served} call(s) answered from the recording${mock.unmatched > 0 ? `, ${mock.unmatched} unmatched — ${mock.misses.map((miss) => `${inlineCode(miss.line)} ×${miss.count}`).join("; ")}` : ", none unmatched"}.`,
+    ),
     `- Image ${inlineCode(doc.image)}; run ${inlineCode(doc.runId)}; ${doc.trials.length} trial(s), ${doc.failures.length} failed.`,
     ...(doc.search ? [`- ${escapeText(capitalise(doc.search.line))}.`] : []),
     `- Time: ${seconds(t.totalMs)} in all — image ${seconds(t.imageMs)}, shadows start/stop ${seconds(t.startStopMs)}, load ${seconds(t.loadMs)}, training ${seconds(t.trainMs)}, recommendation ${seconds(t.recommendMs)}.`,

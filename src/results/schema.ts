@@ -132,6 +132,23 @@ export const resultsSchema = z.object({
     connections: z.number().int().min(0),
     durationMs: finite,
     warmupMs: finite,
+    /** routes in the recording (sampling strata) */
+    routes: z.number().int().min(0).optional(),
+    /** open model: the fixed request rate */
+    rate: finite.optional(),
+    /** what each external-API mock served */
+    mocks: z
+      .array(
+        z.object({
+          host: text(300),
+          env: text(200),
+          served: z.number().int().min(0),
+          unmatched: z.number().int().min(0),
+          misses: z.array(z.object({ line: text(1000), count: z.number().int().min(0) })).max(10),
+        }),
+      )
+      .max(50)
+      .default([]),
   }),
   trials: z.array(trial).max(MAX_TRIALS),
   failures: z.array(z.object({ config: configuration, error: text(2000) })).max(MAX_TRIALS),

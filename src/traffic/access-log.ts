@@ -2,10 +2,12 @@
  * Web-server access logs (nginx and Apache "combined", and "common" without the last two
  * fields): method, path and query, referer and user agent. A log has no bodies: a request
  * that needs one (POST, PUT, PATCH) is left out and counted, as is every line that is not a
- * log line. Streamed line by line.
+ * log line. Streamed line by line. `at` is the logged time (when the request was handled;
+ * nginx logs it at the end); the response is the logged status, without headers or body; the
+ * host is not logged in these formats.
  */
 import type { ReplayRequest } from "../core/ports.js";
-import { cleanHeaders, requestTarget, TrafficError, METHODS, type ImportResult } from "./har.js";
+import { cleanHeaders, requestTarget, TrafficError, METHODS, type ImportOptions, type ImportResult } from "./har.js";
 import { readLines } from "./lines.js";
 
 /** host ident user [time] "request" status size ["referer" "user-agent"] */
@@ -13,7 +15,24 @@ export const ACCESS_LOG_LINE = /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\
 
 const NEEDS_BODY = new Set(["POST", "PUT", "PATCH"]);
 
-export async function importAccessLog(file: string): Promise<ImportResult> {
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+
+/** A log time "10/Oct/2000:13:55:36 -0700" as ms since the epoch; undefined when it is not one. */
+export function accessLogTime(text: string): number | undefined {
+  const m = /^(\d{1,2})\/([A-Za-z]{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))? ([+-])(\d{2}):?(\d{2})$/.exec(text.trim());
+  if (!m) return undefined;
+  const month = MONTHS.indexOf(m[2]!.toLowerCase());
+  if (month < 0) return undefined;
+  const [day, year, hour, minute, second] = [m[1], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
+  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0"));
+  const offset = (m[8] === "-" ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) * 60_000;
+  return Date.UTC(year, month, day, hour, minute, second, ms) - offset;
+}
+
+/** `options` is taken for symmetry with the other importers: an access log records no response body. */
+export async function importAccessLog(file: string, options: ImportOptions = {}): Promise<ImportResult> {
+  void options;
   const requests: ReplayRequest[] = [];
   const skipped: ImportResult["skipped"] = [];
   let skippedCount = 0;
@@ -33,7 +52,7 @@ export async function importAccessLog(file: string): Promise<ImportResult> {
       skip("not an access-log line (combined or common format)");
       continue;
     }
-    const [, , , requestLine, , , referer, userAgent] = match;
+    const [, , time, requestLine, status, , referer, userAgent] = match;
     const parts = requestLine!.split(" ").map(unescape);
     const method = (parts[0] ?? "").toUpperCase();
     if (parts.length !== 3 || !/^HTTP\/\d(\.\d)?$/.test(parts[2]!)) {
@@ -63,7 +82,11 @@ export async function importAccessLog(file: string): Promise<ImportResult> {
       skip(headers);
       continue;
     }
-    requests.push({ method, path, headers });
+    const request: ReplayRequest = { method, path, headers };
+    const at = accessLogTime(time!);
+    if (at !== undefined) request.at = at;
+    request.response = { status: Number(status), headers: {} };
+    requests.push(request);
   }
   if (requests.length === 0) {
     const why = skipped[0] ? ` (line ${skipped[0].index}: ${skipped[0].reason})` : total === 0 ? " (the file has no line)" : "";

@@ -8,18 +8,33 @@
  * is removed and nothing else of the payload is altered.
  *
  * Files are streamed (gunzipped when they end in `.gz`), so memory holds one record at a time
- * plus the imported requests. Only type-1 records become requests; responses are ignored and
- * counted in neither `total` nor `skipped`. As in the HAR importer only the path and query of
- * the request target are kept: replay always targets the shadow's own loopback address.
+ * plus the imported requests. Only type-1 records become requests (counted in `total` and
+ * `skipped`); responses are counted in neither. As in the HAR importer only the path and query
+ * of the request target are kept: replay always targets the shadow's own loopback address.
+ * `at` is the request's TIMESTAMP in ms; `host` its Host header (else an absolute target's
+ * authority).
+ *
+ * Responses: a type-2 record (the original response) is attached to the request with the
+ * same ID as `response` {status, headers, body, latencyMs (its LATENCY, ns → ms)}, only when
+ * that request was already read (gor writes a request before its response): the importer
+ * keeps a map of the requests still waiting for theirs (each entry dropped once answered, and
+ * the requests are kept anyway), never a response it has not matched, so memory stays one
+ * record plus the requests. The body is kept only for the hosts options.keepResponseBody
+ * accepts, decoded (chunked, gzip, deflate, br) and only when it is text. A response that
+ * cannot be read leaves its request without one (the request is still replayed). Type-3
+ * records (responses of a replay) are ignored.
  */
 import type { Readable } from "node:stream";
-import type { ReplayRequest } from "../core/ports.js";
-import { DROPPED_HEADERS, METHODS, TrafficError, requestTarget, type ImportResult } from "./har.js";
+import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
+import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
+import { cleanResponseHeaders, DROPPED_HEADERS, METHODS, recordedHost, TrafficError, requestTarget, utf8Text, type ImportOptions, type ImportResult } from "./har.js";
 import { fileError, openTraffic } from "./lines.js";
 
 const SEPARATOR = Buffer.from("🐵🙈🙉", "utf8");
 const SEPARATOR_LINE = Buffer.from("🐵🙈🙉\n", "utf8");
 const MAX_SKIPPED_KEPT = 20;
+/** the largest response body kept once decoded */
+const MAX_DECODED_BODY = 64 * 1024 * 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -42,24 +57,34 @@ interface RawRecord {
  * Requests are returned sorted by their recorded timestamp (stable: ties keep file order).
  * `label` words the errors about the recording as a whole.
  */
-export async function importGoReplay(files: string[], label: string): Promise<ImportResult> {
+export async function importGoReplay(files: string[], label: string, options: ImportOptions = {}): Promise<ImportResult> {
   const collected: { request: ReplayRequest; timestamp: bigint; seq: number }[] = [];
   const skipped: SkippedEntry[] = [];
   let skippedCount = 0;
   let total = 0;
-  let responses = 0;
+  /** requests read whose response has not been: by ID */
+  const waiting = new Map<string, ReplayRequest>();
 
   for (const file of files) {
     const name = file;
     for await (const record of readRecords(file)) {
       const parsed = parseRecord(record.data);
       if (parsed.kind === "response") {
-        responses++;
+        const request = waiting.get(parsed.id);
+        if (request === undefined) continue;
+        waiting.delete(parsed.id);
+        const response = parseResponse(parsed.payload, options.keepResponseBody?.(request.host) ?? false);
+        if (response !== undefined) {
+          if (parsed.latencyNs !== undefined) response.latencyMs = Number(parsed.latencyNs) / 1e6;
+          request.response = response;
+        }
         continue;
       }
+      if (parsed.kind === "ignored") continue;
       const index = total++;
       if (parsed.kind === "request") {
         collected.push({ request: parsed.request, timestamp: parsed.timestamp, seq: collected.length });
+        waiting.set(parsed.id, parsed.request);
       } else {
         skippedCount++;
         if (skipped.length < MAX_SKIPPED_KEPT) {
@@ -68,7 +93,6 @@ export async function importGoReplay(files: string[], label: string): Promise<Im
       }
     }
   }
-  void responses; // counted for debugging; responses are not part of the import result
 
   if (collected.length === 0) {
     const first = skipped[0];
@@ -148,8 +172,9 @@ function isBlank(data: Buffer): boolean {
 }
 
 type Parsed =
-  | { kind: "request"; request: ReplayRequest; timestamp: bigint }
-  | { kind: "response" }
+  | { kind: "request"; id: string; request: ReplayRequest; timestamp: bigint }
+  | { kind: "response"; id: string; payload: Buffer; latencyNs: bigint | undefined }
+  | { kind: "ignored" }
   | { kind: "skip"; reason: string };
 
 function show(bytes: Buffer | string, max = 60): string {
@@ -157,7 +182,7 @@ function show(bytes: Buffer | string, max = 60): string {
   return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
-/** One record → a request, a response to ignore, or the reason it cannot be replayed. */
+/** One record → a request, an original response (read later, if it is wanted), a record to ignore, or the reason it cannot be replayed. */
 function parseRecord(data: Buffer): Parsed {
   const nl = data.indexOf(0x0a);
   const metaBytes = nl < 0 ? data : data.subarray(0, nl);
@@ -168,14 +193,20 @@ function parseRecord(data: Buffer): Parsed {
   if (fields.length < 3 || !(type === "1" || type === "2" || type === "3")) {
     return { kind: "skip", reason: `expected a meta line "TYPE ID TIMESTAMP LATENCY" (TYPE 1, 2 or 3), got ${show(meta)}` };
   }
-  if (type !== "1") return { kind: "response" };
   const id = fields[1] ?? "";
+  if (type === "3") return { kind: "ignored" };
+  if (type === "2") {
+    const latency = fields[3];
+    return { kind: "response", id, payload, latencyNs: latency !== undefined && /^\d+$/.test(latency) ? BigInt(latency) : undefined };
+  }
   const timestamp = fields[2] ?? "";
   if (!id) return { kind: "skip", reason: `meta line has no request ID: ${show(meta)}` };
   if (!/^\d+$/.test(timestamp)) return { kind: "skip", reason: `meta line has a bad TIMESTAMP ${show(timestamp)} (expected nanoseconds)` };
   const result = parseRequest(payload);
   if (typeof result === "string") return { kind: "skip", reason: result };
-  return { kind: "request", request: result, timestamp: BigInt(timestamp) };
+  const ns = BigInt(timestamp);
+  result.at = Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6; // ns → ms, exact to the double
+  return { kind: "request", id, request: result, timestamp: ns };
 }
 
 function stripCr(line: Buffer): Buffer {
@@ -277,6 +308,10 @@ function parseRequest(payload: Buffer): ReplayRequest | string {
   );
 
   const replay: ReplayRequest = { method, path, headers };
+  const absolute = /^(https?):\/\/([^/?#]*)/i.exec(target);
+  const scheme = absolute?.[1] ?? "http";
+  const host = recordedHost(all.get("host"), scheme) ?? recordedHost(absolute?.[2]?.replace(/^[^@]*@/, ""), scheme);
+  if (host !== undefined) replay.host = host;
   if (bodyBytes.length > 0) {
     try {
       replay.body = utf8.decode(bodyBytes);
@@ -285,6 +320,72 @@ function parseRequest(payload: Buffer): ReplayRequest | string {
     }
   }
   return replay;
+}
+
+/**
+ * Raw HTTP/1.x response bytes → a recorded response (without latency), or undefined when
+ * they are not one. The body, kept only when `keepBody`, is de-chunked and decoded (gzip,
+ * deflate, br) and kept only when it is UTF-8 text.
+ */
+function parseResponse(payload: Buffer, keepBody: boolean): RecordedResponse | undefined {
+  const end = payload.indexOf("\r\n\r\n");
+  const endLf = payload.indexOf("\n\n");
+  const [headEnd, bodyStart] = end >= 0 && (endLf < 0 || end < endLf) ? [end, end + 4] : endLf >= 0 ? [endLf, endLf + 2] : [payload.length, payload.length];
+  const lines = payload.subarray(0, headEnd).toString("latin1").split(/\r?\n/);
+  while (lines[0] === "") lines.shift();
+  const status = /^HTTP\/\d(?:\.\d)? (\d{3})(?: |$)/.exec(lines[0] ?? "");
+  if (!status) return undefined;
+  const pairs: [string, string][] = [];
+  for (const line of lines.slice(1)) {
+    if (line === "") continue; // a head cut before its blank line
+    if ((line.startsWith(" ") || line.startsWith("\t")) && pairs.length > 0) {
+      pairs[pairs.length - 1]![1] += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(":");
+    if (colon <= 0) return undefined;
+    pairs.push([line.slice(0, colon), line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "")]);
+  }
+  const headers = cleanResponseHeaders(pairs);
+  if (typeof headers === "string") return undefined;
+  const response: RecordedResponse = { status: Number(status[1]), headers };
+  if (keepBody) {
+    const body = responseBody(payload.subarray(bodyStart), pairs);
+    if (body !== undefined && body !== "") response.body = body;
+  }
+  return response;
+}
+
+/** A response body as text: framed (chunked, Content-Length), decoded; undefined when it cannot be. */
+function responseBody(raw: Buffer, pairs: [string, string][]): string | undefined {
+  const header = (name: string) => pairs.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v).join(", ");
+  let bytes: Buffer = raw;
+  const transfer = header("transfer-encoding").toLowerCase();
+  if (/\bchunked\b/.test(transfer)) {
+    const dechunked = dechunk(raw);
+    if (typeof dechunked === "string") return undefined;
+    bytes = dechunked;
+  } else {
+    const length = header("content-length").split(",")[0]?.trim();
+    if (length && /^\d+$/.test(length)) bytes = raw.subarray(0, Number(length));
+  }
+  const coding = header("content-encoding").trim().toLowerCase();
+  // a decoded body is bounded (a compression bomb is no body)
+  const limit = { maxOutputLength: MAX_DECODED_BODY };
+  try {
+    if (coding === "gzip" || coding === "x-gzip") bytes = gunzipSync(bytes, limit);
+    else if (coding === "br") bytes = brotliDecompressSync(bytes, limit);
+    else if (coding === "deflate") {
+      try {
+        bytes = inflateSync(bytes, limit);
+      } catch {
+        bytes = inflateRawSync(bytes, limit); // some servers send raw deflate
+      }
+    } else if (coding !== "" && coding !== "identity") return undefined;
+  } catch {
+    return undefined; // cut short, too large, or not what the header says
+  }
+  return utf8Text(bytes);
 }
 
 /** Decode a chunked body (chunk extensions and trailers ignored), or the reason it is malformed. */

@@ -1,9 +1,25 @@
 /**
  * HAR 1.2 importer: recorded browser/proxy traffic → the requests a shadow receives.
  * Only the path and query are kept from each URL: replay always targets the shadow's own
- * loopback address, never the recorded host.
+ * loopback address, never the recorded host (kept beside the request as `host`).
+ *
+ * The file is streamed (gunzipped when it ends in .gz): har-stream.ts finds each entry of
+ * log.entries and this module parses one entry at a time, so memory holds one entry plus the
+ * requests kept. HAR files as exporters write them (Chrome, Firefox, mitmproxy, Charles):
+ * - HTTP/2 pseudo-headers (":method", ":path", …) are dropped; ":authority" is the host;
+ * - hop-by-hop headers, Host and Content-Length are dropped (the load generator sets its own);
+ * - base64 bodies (postData.encoding, response.content.encoding "base64") are decoded;
+ * - `response: null` or status 0 (a failed or blocked request) keeps the request, without
+ *   a response;
+ * - entries are ordered by startedDateTime (stable; an entry without a readable time keeps
+ *   its place after the entry before it);
+ * - custom fields ("_initiator", "_priority", …) are ignored;
+ * - a CR, LF or NUL in a header value skips that entry (counted, naming log.entries[i]),
+ *   never the whole file; Firefox's Set-Cookie lines joined with LF are kept as they are.
  */
-import type { ReplayRequest } from "../core/ports.js";
+import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
+import { harEntries, HarFormatError } from "./har-stream.js";
+import { fileError, openTraffic } from "./lines.js";
 
 export class TrafficError extends Error {
   override name = "TrafficError";
@@ -18,6 +34,16 @@ export interface ImportResult {
   skippedCount: number;
   /** of the skipped: requests that need a body the recording does not have (access logs) */
   withoutBody?: number;
+}
+
+/** How an importer reads a recording; every importer takes the same options. */
+export interface ImportOptions {
+  /**
+   * Whether to keep the recorded response bodies of requests to this host (undefined: the
+   * recording names none). Default: no body kept, so a large recording does not hold every
+   * response body in memory. Status, headers and latency are always kept.
+   */
+  keepResponseBody?: (host: string | undefined) => boolean;
 }
 
 /** Headers the load generator sets itself or that describe one hop only. */
@@ -75,41 +101,195 @@ export function requestTarget(target: string): string | undefined {
   return hash < 0 ? rest : rest.slice(0, hash);
 }
 
-/** Parse HAR text. `file` only words the errors. */
-export function importHar(text: string, file: string): ImportResult {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (error) {
-    throw new TrafficError(`${file}: not a HAR file: invalid JSON (${(error as Error).message})`);
-  }
-  const log = (doc as { log?: unknown } | null)?.log;
-  const entries = (log as { entries?: unknown } | undefined)?.entries;
-  if (typeof log !== "object" || log === null || !Array.isArray(entries)) {
-    throw new TrafficError(`${file}: not a HAR file: expected an object with log.entries (an array of recorded requests)`);
-  }
-  const requests: ReplayRequest[] = [];
-  const skipped: ImportResult["skipped"] = [];
-  let skippedCount = 0;
-  entries.forEach((entry, index) => {
-    const result = toReplayRequest(entry);
-    if (typeof result === "string") {
-      skippedCount++;
-      if (skipped.length < 20) skipped.push({ index, reason: result, where: `${file}: log.entries[${index}]` });
-    } else requests.push(result);
-  });
-  if (requests.length === 0) {
-    const why = skipped[0] ? ` (log.entries[${skipped[0].index}]: ${skipped[0].reason})` : "";
-    throw new TrafficError(`${file}: no replayable request in log.entries${why}`);
-  }
-  return { requests, total: entries.length, skipped, skippedCount };
+
+const BAD_CHARACTER = /[\r\n\0]/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const DEFAULT_PORT: Record<string, string> = { "http:": ":80", "https:": ":443", http: ":80", https: ":443" };
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A recorded authority ("Api.Example.com:8443") as `ReplayRequest.host`: lowercased, the port
+ * kept unless it is the scheme's default; undefined when empty or not a host[:port].
+ */
+export function recordedHost(authority: string | undefined, scheme?: string): string | undefined {
+  if (authority === undefined) return undefined;
+  let host = authority.trim().toLowerCase();
+  if (host === "" || /[\s/?#@\\\x00-\x1f\x7f]/.test(host)) return undefined;
+  const port = scheme === undefined ? undefined : DEFAULT_PORT[scheme.toLowerCase()];
+  if (port !== undefined && host.endsWith(port)) host = host.slice(0, -port.length);
+  return host === "" ? undefined : host;
 }
 
-/** One entry → a request, or the reason it cannot be replayed. */
-function toReplayRequest(entry: unknown): ReplayRequest | string {
-  const request = (entry as { request?: unknown } | null)?.request as
-    | { method?: unknown; url?: unknown; headers?: unknown; postData?: { text?: unknown; encoding?: unknown; mimeType?: unknown } }
-    | undefined;
+/**
+ * Recorded response headers: names lowercased, pseudo-headers and the headers of
+ * DROPPED_HEADERS dropped (a mock sets its own framing), repeats joined (Set-Cookie lines with
+ * "\n", as Firefox records them, the others with ", "); a CR or NUL, a LF outside Set-Cookie
+ * or an invalid name is refused: the reason.
+ */
+export function cleanResponseHeaders(pairs: Iterable<readonly [string, string]>): Record<string, string> | string {
+  const headers: Record<string, string> = {};
+  for (const [rawName, value] of pairs) {
+    const name = rawName.toLowerCase();
+    if (name.startsWith(":") || DROPPED_HEADERS.has(name)) continue;
+    const cookie = name === "set-cookie";
+    if ((cookie ? /[\r\0]/ : BAD_CHARACTER).test(value) || BAD_CHARACTER.test(name)) return `response header ${name} contains CR, LF or NUL`;
+    if (!TOKEN.test(name)) return `response header name ${JSON.stringify(rawName).slice(0, 60)} is not a valid HTTP token`;
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}${cookie ? "\n" : ", "}${value}`;
+  }
+  return headers;
+}
+
+/** Bytes as UTF-8 text, or undefined when they are not (a binary body). */
+export function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first skipped entries are kept with their reason; all are counted. */
+const MAX_SKIPPED_KEPT = 20;
+
+/**
+ * Import a HAR file (.har, or .har.gz), streamed. Requests come out in startedDateTime order.
+ * Throws TrafficError naming the file when it cannot be read, is not a HAR (invalid JSON, with
+ * its byte offset, or no log.entries array), or has no replayable entry.
+ */
+export async function importHar(file: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const input = openTraffic(file);
+  try {
+    return await importHarFrom(input, file, options);
+  } finally {
+    input.destroy();
+  }
+}
+
+/**
+ * Import a HAR document read from `chunks` (a stream, or buffers); `file` only words the
+ * errors. A failure of the source itself becomes a "cannot read" TrafficError.
+ */
+export async function importHarFrom(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, file: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const kept: { request: ReplayRequest; at: number }[] = [];
+  const share = sharedStrings();
+  const skipped: ImportResult["skipped"] = [];
+  let skippedCount = 0;
+  let total = 0;
+  let sorted = true;
+  let previous = -Infinity;
+  try {
+    for await (const { index, bytes, offset, responseText } of harEntries(chunks)) {
+      total++;
+      const invalid = (error: unknown) => new TrafficError(`${file}: not a HAR file: invalid JSON (log.entries[${index}], from byte ${offset}: ${(error as Error).message})`);
+      let entry: unknown;
+      // the response body (most of the bytes) is left out of the parse, and parsed only when kept
+      let body: (() => string) | undefined;
+      try {
+        if (responseText === undefined) entry = JSON.parse(bytes.toString("utf8"));
+        else {
+          const { start, end } = responseText;
+          entry = JSON.parse(`${bytes.toString("utf8", 0, start)}null${bytes.toString("utf8", end)}`);
+          body = () => {
+            try {
+              return JSON.parse(bytes.toString("utf8", start, end)) as string;
+            } catch (error) {
+              throw invalid(error);
+            }
+          };
+        }
+      } catch (error) {
+        throw invalid(error);
+      }
+      const result = toReplayRequest(entry, options, body);
+      if (typeof result === "string") {
+        skippedCount++;
+        if (skipped.length < MAX_SKIPPED_KEPT) skipped.push({ index, reason: result, where: `${file}: log.entries[${index}]` });
+        continue;
+      }
+      shareValues(result.headers, share);
+      if (result.response) shareValues(result.response.headers, share);
+      if (result.host !== undefined) result.host = share(result.host);
+      // an entry without a readable time keeps its place after the one before it
+      const at = result.at ?? previous;
+      if (at < previous) sorted = false;
+      previous = at;
+      kept.push({ request: result, at });
+    }
+  } catch (error) {
+    if (error instanceof TrafficError) throw error;
+    if (error instanceof HarFormatError) {
+      throw new TrafficError(error.kind === "json" ? `${file}: not a HAR file: invalid JSON (${error.message})` : `${file}: not a HAR file: ${error.message}`);
+    }
+    throw fileError(file, error);
+  }
+  if (kept.length === 0) {
+    const why = skipped[0] ? ` (log.entries[${skipped[0].index}]: ${skipped[0].reason})` : total === 0 ? " (log.entries is empty)" : "";
+    throw new TrafficError(`${file}: no replayable request in log.entries${why}`);
+  }
+  if (!sorted) kept.sort((a, b) => a.at - b.at); // stable
+  return { requests: kept.map((k) => k.request), total, skipped, skippedCount };
+}
+
+/**
+ * One string for equal values: a recording repeats most header values on every entry (user
+ * agent, a session's cookies, accept-*), and the kept requests hold them all. Values up to
+ * 4 KB, at most 50,000 of them.
+ */
+function sharedStrings(): (value: string) => string {
+  const seen = new Map<string, string>();
+  return (value) => {
+    if (value.length > 4096) return value;
+    const known = seen.get(value);
+    if (known !== undefined) return known;
+    if (seen.size < 50_000) seen.set(value, value);
+    return value;
+  };
+}
+
+function shareValues(headers: Record<string, string>, share: (value: string) => string): void {
+  for (const name in headers) headers[name] = share(headers[name]!);
+}
+
+interface HarEntry {
+  startedDateTime?: unknown;
+  time?: unknown;
+  request?: unknown;
+  response?: unknown;
+  timings?: unknown;
+}
+interface HarRequest {
+  method?: unknown;
+  url?: unknown;
+  headers?: unknown;
+  postData?: { text?: unknown; encoding?: unknown; mimeType?: unknown } | null;
+}
+interface HarResponse {
+  status?: unknown;
+  headers?: unknown;
+  content?: { text?: unknown; encoding?: unknown } | null;
+}
+
+/** HAR's [{name, value}] list as pairs (other items ignored). */
+function headerPairs(list: unknown): [string, string][] {
+  const pairs: [string, string][] = [];
+  if (Array.isArray(list)) {
+    for (const header of list as { name?: unknown; value?: unknown }[]) {
+      if (typeof header?.name === "string" && typeof header.value === "string") pairs.push([header.name, header.value]);
+    }
+  }
+  return pairs;
+}
+
+/**
+ * One entry → a request, or the reason it cannot be replayed. `body`, when given, reads
+ * response.content.text, which the parsed entry holds as null.
+ */
+function toReplayRequest(entry: unknown, options: ImportOptions, body?: () => string): ReplayRequest | string {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+    return `expected an entry object {startedDateTime, request, response}, got ${Array.isArray(entry) ? "an array" : JSON.stringify(entry).slice(0, 40)}`;
+  }
+  const e = entry as HarEntry;
+  const request = e.request as HarRequest | undefined;
   if (!request || typeof request !== "object") return "expected a request object";
   const method = typeof request.method === "string" ? request.method.toUpperCase() : "";
   if (!METHODS.has(method)) return `expected an HTTP method, got ${JSON.stringify(request.method)}`;
@@ -122,11 +302,16 @@ function toReplayRequest(entry: unknown): ReplayRequest | string {
     return `expected an absolute URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return `expected an http(s) URL, got ${JSON.stringify(request.url).slice(0, 80)}`;
-  const pairs: [string, string][] = [];
-  if (Array.isArray(request.headers)) {
-    for (const header of request.headers as { name?: unknown; value?: unknown }[]) {
-      if (typeof header?.name === "string" && typeof header.value === "string") pairs.push([header.name, header.value]);
-    }
+  const pairs = headerPairs(request.headers);
+  let authority: string | undefined;
+  let hostHeader: string | undefined;
+  for (const [name, value] of pairs) {
+    const lower = name.toLowerCase();
+    if (lower !== ":authority" && lower !== "host") continue;
+    // dropped from the replayed headers, but kept as the host: refused like any other
+    if (BAD_CHARACTER.test(value)) return `header ${lower} contains CR, LF or NUL`;
+    if (lower === ":authority") authority ??= value;
+    else hostHeader ??= value;
   }
   const headers = cleanHeaders(pairs);
   if (typeof headers === "string") return headers;
@@ -136,5 +321,49 @@ function toReplayRequest(entry: unknown): ReplayRequest | string {
     replay.body = post.encoding === "base64" ? Buffer.from(post.text, "base64").toString("utf8") : post.text;
     if (typeof post.mimeType === "string" && post.mimeType && !headers["content-type"]) headers["content-type"] = post.mimeType;
   }
+  const at = typeof e.startedDateTime === "string" ? Date.parse(e.startedDateTime) : NaN;
+  if (Number.isFinite(at)) replay.at = at;
+  const host = recordedHost(authority, url.protocol) ?? recordedHost(hostHeader, url.protocol) ?? recordedHost(url.host, url.protocol);
+  if (host !== undefined) replay.host = host;
+  const response = toRecordedResponse(e, host, options, body);
+  if (typeof response === "string") return response;
+  if (response !== undefined) replay.response = response;
   return replay;
+}
+
+/** The entry's response; undefined when there is none (null, or status 0: failed or blocked). */
+function toRecordedResponse(entry: HarEntry, host: string | undefined, options: ImportOptions, body?: () => string): RecordedResponse | string | undefined {
+  const response = entry.response as HarResponse | null | undefined;
+  if (typeof response !== "object" || response === null) return undefined;
+  const status = response.status;
+  if (typeof status !== "number" || !Number.isInteger(status) || status < 100 || status > 999) return undefined;
+  const headers = cleanResponseHeaders(headerPairs(response.headers));
+  if (typeof headers === "string") return headers;
+  const recorded: RecordedResponse = { status, headers };
+  const content = response.content;
+  if (content && (typeof content.text === "string" || (body !== undefined && content.text === null)) && options.keepResponseBody?.(host)) {
+    const text = typeof content.text === "string" ? content.text : body!();
+    // binary bodies (not UTF-8 once decoded) are not kept: the body is text
+    const decoded = content.encoding === "base64" ? utf8Text(Buffer.from(text, "base64")) : text;
+    if (decoded !== undefined) recorded.body = decoded;
+  }
+  const latency = latencyOf(entry);
+  if (latency !== undefined) recorded.latencyMs = latency;
+  return recorded;
+}
+
+/** HAR timings that add up to the entry's time ("ssl" is part of "connect"; -1 is "not applicable"). */
+const TIMINGS = ["blocked", "dns", "connect", "send", "wait", "receive"] as const;
+
+/** entry.time, or the sum of its non-negative timings; undefined when it has neither. */
+function latencyOf(entry: HarEntry): number | undefined {
+  if (typeof entry.time === "number" && Number.isFinite(entry.time) && entry.time >= 0) return entry.time;
+  const timings = entry.timings as Record<string, unknown> | null | undefined;
+  if (typeof timings !== "object" || timings === null) return undefined;
+  let sum: number | undefined;
+  for (const name of TIMINGS) {
+    const value = timings[name];
+    if (typeof value === "number" && Number.isFinite(value) && value >= 0) sum = (sum ?? 0) + value;
+  }
+  return sum;
 }

@@ -48,3 +48,47 @@ export async function* readLines(file: string): AsyncGenerator<string> {
     input.destroy();
   }
 }
+
+/**
+ * The first lines of a file, as readLines gives them, for a look at its format: a line longer
+ * than `maxLineBytes` is cut there and ends the reading (a one-line HAR of 150 MB is never held
+ * as one string). Lines end at LF (a CR before it dropped).
+ */
+export async function* readHeadLines(file: string, maxLineBytes = 1 << 20): AsyncGenerator<string> {
+  const input = openTraffic(file);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let first = true;
+  const text = (bytes: Buffer): string => {
+    let line = bytes.toString("utf8");
+    if (line.endsWith("\r")) line = line.slice(0, -1);
+    if (first && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    first = false;
+    return line;
+  };
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+        const piece = chunk.subarray(start, nl);
+        yield text(pending.length > 0 ? Buffer.concat([...pending, piece]) : piece);
+        pending = [];
+        pendingBytes = 0;
+        start = nl + 1;
+      }
+      if (start < chunk.length) {
+        pending.push(chunk.subarray(start));
+        pendingBytes += chunk.length - start;
+      }
+      if (pendingBytes >= maxLineBytes) {
+        yield text(Buffer.concat(pending).subarray(0, maxLineBytes));
+        return;
+      }
+    }
+    if (pendingBytes > 0) yield text(Buffer.concat(pending));
+  } catch (error) {
+    throw error instanceof TrafficError ? error : fileError(file, error);
+  } finally {
+    input.destroy();
+  }
+}

@@ -1,21 +1,21 @@
 /**
  * Reads a recorded-traffic file (or a folder of chunk files, in name order) and imports it in
  * the configured format, or the one its first lines show: HAR, JSON Lines, GoReplay, or an
- * access log. Every importer but HAR's streams its input.
+ * access log. Every importer streams its input.
  */
-import { readFile, readdir, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { importHar, TrafficError, type ImportResult } from "./har.js";
+import { importHar, TrafficError, type ImportOptions, type ImportResult } from "./har.js";
 import { importJsonl } from "./jsonl.js";
 import { ACCESS_LOG_LINE, importAccessLog } from "./access-log.js";
 import { importGoReplay } from "./goreplay.js";
-import { fileError, isGzip, readLines } from "./lines.js";
-import { gunzipSync } from "node:zlib";
+import { readHeadLines } from "./lines.js";
 
 export const TRAFFIC_FORMATS = ["har", "jsonl", "goreplay", "access-log"] as const;
 export type TrafficFormat = (typeof TRAFFIC_FORMATS)[number];
 
-export async function readTraffic(file: string, format: "auto" | TrafficFormat): Promise<ImportResult> {
+/** `options` apply to every format (which response bodies to keep). */
+export async function readTraffic(file: string, format: "auto" | TrafficFormat, options: ImportOptions = {}): Promise<ImportResult> {
   const files = await filesOf(file);
   const detected = format === "auto" ? await detectFormat(files[0]!) : format;
   if (detected === undefined) {
@@ -24,13 +24,13 @@ export async function readTraffic(file: string, format: "auto" | TrafficFormat):
   if (detected !== "goreplay" && files.length > 1) throw new TrafficError(`${file}: a folder of chunk files is read for GoReplay only; give one ${detected} file`);
   switch (detected) {
     case "har":
-      return importHar(await readText(files[0]!), files[0]!);
+      return importHar(files[0]!, options);
     case "jsonl":
-      return importJsonl(files[0]!);
+      return importJsonl(files[0]!, options);
     case "access-log":
-      return importAccessLog(files[0]!);
+      return importAccessLog(files[0]!, options);
     case "goreplay":
-      return importGoReplay(files, file);
+      return importGoReplay(files, file, options);
   }
 }
 
@@ -49,21 +49,13 @@ async function filesOf(file: string): Promise<string[]> {
   return names.map((name) => path.join(file, name));
 }
 
-async function readText(file: string): Promise<string> {
-  try {
-    const bytes = await readFile(file);
-    return (isGzip(file) ? gunzipSync(bytes) : bytes).toString("utf8");
-  } catch (error) {
-    if (String((error as NodeJS.ErrnoException).code).startsWith("Z_")) throw fileError(file, error);
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new TrafficError(`${file}: cannot read the recorded traffic: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(error)}`);
-  }
-}
-
-/** The format the first non-empty lines show, if any (comment lines starting with # skipped). */
+/**
+ * The format the first non-empty lines show, if any (comment lines starting with # skipped).
+ * Reads at most the first MiB of a line (a minified HAR is one line).
+ */
 export async function detectFormat(file: string): Promise<TrafficFormat | undefined> {
   const lines: string[] = [];
-  for await (const line of readLines(file)) {
+  for await (const line of readHeadLines(file)) {
     const text = line.trim();
     if (text !== "" && !text.startsWith("#")) lines.push(text);
     if (lines.length === 2) break;

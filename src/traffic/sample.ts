@@ -355,25 +355,6 @@ export function recordedPace(requests: Iterable<ReplayRequest>): number | undefi
   return meter.rate();
 }
 
-/** How load is generated: a closed model (connections back to back), or an open one at a multiple of the recorded pace. */
-export type Pace = { model: "closed" } | { model: "open"; multiplier: number };
-
-/** "closed" | "recorded" (= "1x") | "2x" | "0.5x"; `where` names the setting in errors. */
-export function parsePace(value: unknown, where: string): Pace {
-  const expected = `expected "closed", "recorded" or a multiple of the recorded pace such as "2x" or "0.5x"`;
-  if (typeof value !== "string") throw new TrafficError(`${where}: ${expected}, got ${value === undefined ? "nothing" : `${JSON.stringify(value) ?? String(value)} (a ${Array.isArray(value) ? "list" : typeof value})`}`);
-  const text = value.trim().toLowerCase();
-  if (text === "closed") return { model: "closed" };
-  if (text === "recorded") return { model: "open", multiplier: 1 };
-  const match = /^(\d+(?:\.\d*)?|\.\d+)\s*x$/.exec(text);
-  const multiplier = match ? Number(match[1]) : NaN;
-  if (!(multiplier > 0) || !Number.isFinite(multiplier)) {
-    const hint = match ? " (the multiple must be above 0)" : /^\d+(?:\.\d*)?$/.test(text) ? ` (write "${text}x" for a multiple)` : "";
-    throw new TrafficError(`${where}: ${expected}, got ${JSON.stringify(value)}${hint}`);
-  }
-  return { model: "open", multiplier };
-}
-
 /** The load generator refuses request rates below 1/s (autocannon's overallRate). */
 export const MIN_RATE = 1;
 

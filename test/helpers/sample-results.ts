@@ -108,10 +108,12 @@ export function sampleResults(overrides: Partial<ResultsDoc> = {}): ResultsDoc {
       recorded: 450,
       replayed: 448,
       skipped: 2,
-      redactions: { authorization: 120, "json:email": 37 },
+      redactions: { "header:authorization": 120, "field:email": 37 },
       connections: 8,
       durationMs: 8000,
       warmupMs: 3000,
+      routes: 5,
+      mocks: [{ host: "api.rates.example", env: "RATES_API_URL", served: 96, unmatched: 2, misses: [{ line: "GET /v1/rates?base=EUR&symbols=JPY: no recorded call matches; closest GET /v1/rates?base=EUR&symbols=USD (query symbols: recorded USD, got JPY)", count: 2 }] }],
     },
     trials: [
       trial(1, CURRENT, 44.2, 402, 48.5, true),

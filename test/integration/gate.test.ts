@@ -60,16 +60,20 @@ function tempDir(prefix: string): string {
  * A copy of fixtures/example in a temp folder: a 1 s warm-up, the given gate section, its own
  * store, and optionally EXTRA_WORK_PCT baked into the image (the Dockerfile's ENV line).
  */
-function exampleCopy(options: { gate?: string; extraWorkPct?: number } = {}): { dir: string; config: string; store: string } {
+function exampleCopy(options: { gate?: string; extraWorkPct?: number; discountPct?: number } = {}): { dir: string; config: string; store: string } {
   const dir = path.join(tempDir("sg-gate-"), "example");
   cpSync(EXAMPLE, dir, { recursive: true });
   const config = path.join(dir, "shadowgate.yml");
   const store = path.join(dir, "store");
   writeConfig(config, options.gate ?? GATE_QUICK, store);
-  if (options.extraWorkPct !== undefined) {
+  const knobs = [
+    ...(options.extraWorkPct !== undefined ? [`EXTRA_WORK_PCT=${options.extraWorkPct}`] : []),
+    ...(options.discountPct !== undefined ? [`DISCOUNT_PCT=${options.discountPct}`] : []),
+  ];
+  if (knobs.length > 0) {
     const dockerfile = path.join(dir, "Dockerfile");
     const text = readFileSync(dockerfile, "utf8");
-    const edited = text.replace(/^ENV NODE_ENV=production PORT=8080$/m, `ENV NODE_ENV=production PORT=8080 EXTRA_WORK_PCT=${options.extraWorkPct}`);
+    const edited = text.replace(/^ENV NODE_ENV=production PORT=8080$/m, `ENV NODE_ENV=production PORT=8080 ${knobs.join(" ")}`);
     expect(edited, "the example's Dockerfile ENV line changed: update this test").not.toBe(text);
     writeFileSync(dockerfile, edited);
   }
@@ -181,6 +185,34 @@ describe("shadowgate gate (in process, real Docker)", () => {
     const row = result.out.split("\n").find((line) => line.startsWith("| cpu.secondsPerRequest "));
     expect(row?.split("|").map((cell) => cell.trim())).toEqual(["", "cpu.secondsPerRequest", expect.stringMatching(/CPU-ms/), expect.stringMatching(/CPU-ms/), `×${cpu.ratio.toFixed(3)}`, `${cpu.ci[0].toFixed(3)}–${cpu.ci[1].toFixed(3)}`, `${icon} ${cpu.verdict}`, ""]);
     expect(result.out).toMatch(/^- Rounds: \d+ × 2 s, duet, on \d+ pairs of fresh shadows; \d+ s of load \(budget 40 s\)/m);
+  });
+
+  it("diffs the responses: a head that changed product prices fails with gate.diff.fail, while a timestamp that differs between two bases is ignored", async () => {
+    const gateSection = "gate: { round: 2s, budget: 40s, diff: { requests: 8, fail: true } }";
+    const head = exampleCopy({ gate: gateSection, discountPct: 5 });
+    const base = exampleCopy({ gate: gateSection });
+    const json = path.join(head.dir, "gate.json");
+    const result = await gate(["--config", head.config, "--base-context", base.dir, "--json", json]);
+
+    expect(result.code, result.err).toBe(1);
+    const doc = JSON.parse(readFileSync(json, "utf8")) as GateDoc & {
+      diff: { verdict: string; fails: boolean; requests: number; routes: { route: string; fields: { path: string; diff_rate: number; noise_rate: number }[]; ignored: { path: string; reason: string }[] }[] };
+    };
+    expect(doc.verdict).toBe("fail");
+    expect(doc.reasons[0]).toMatch(/^Responses differ from the base's on 1 route\(s\)/);
+    expect(doc.diff.verdict).toBe("different");
+    expect(doc.diff.fails).toBe(true);
+    const product = doc.diff.routes.find((route) => route.route === "GET /api/products/{id}");
+    expect(product, JSON.stringify(doc.diff.routes.map((r) => r.route))).toBeDefined();
+    // the price changed on every product page; servedAt differs between the two bases: noise
+    expect(product!.fields.map((field) => field.path)).toEqual(["price.amount"]);
+    expect(product!.fields[0]!.diff_rate).toBe(1);
+    expect(product!.ignored).toContainEqual(expect.objectContaining({ path: "servedAt", reason: "noise" }));
+    // no other route differs (healthz, the 404s)
+    expect(doc.diff.routes.filter((route) => route.fields.length > 0).map((route) => route.route)).toEqual(["GET /api/products/{id}"]);
+    expect(result.out).toMatch(/^### Responses$/m);
+    expect(result.out).toMatch(/^Responses: \d+ differences? on 1 route/m);
+    expect(result.out).toMatch(/\| `GET \/api\/products\/\{id\}` \| `price.amount` \| 100%/);
   });
 
   it("is inconclusive when the base image does not start: passes by default, fails with --inconclusive fail", async () => {

@@ -152,6 +152,46 @@ objective: { maximize: throughput.rps }
     );
   });
 
+  it("reads sampling, pace, anonymisation rules, mocks and the response diff, with defaults", () => {
+    const defaults = parseConfigText(minimal, "shadowgate.yml");
+    expect(defaults.traffic).toMatchObject({ sample: 1, floor: 3, pace: "closed" });
+    expect(defaults.anonymise).toEqual({ headers: [], fields: [], keep: [], rules: [] });
+    expect(defaults.mocks).toEqual({});
+    expect(defaults.gate.diff).toBeUndefined();
+
+    const config = parseConfigText(
+      `workload: { name: api }
+traffic: { file: t.har, sample: 2000, floor: 5, openapi: api.yaml, pace: 2x }
+anonymise:
+  headers: [x-tenant]
+  fields: [customerRef]
+  keep: [token_type]
+  rules: [{ name: employee-id, pattern: 'EMP-\\d{6}', in: [body, path] }]
+mocks: { api.rates.example: { env: RATES_API_URL }, "pay.internal:8443": { env: PAY_URL, latency: 0.5x } }
+gate: { diff: { requests: 4, fail: true } }
+`,
+      "shadowgate.yml",
+    );
+    expect(config.traffic).toMatchObject({ sample: 2000, floor: 5, openapi: "api.yaml", pace: 2 });
+    expect(config.anonymise).toEqual({ headers: ["x-tenant"], fields: ["customerRef"], keep: ["token_type"], rules: [{ name: "employee-id", pattern: "EMP-\\d{6}", in: ["body", "path"] }] });
+    expect(config.mocks).toEqual({ "api.rates.example": { env: "RATES_API_URL", latency: "recorded" }, "pay.internal:8443": { env: "PAY_URL", latency: 0.5 } });
+    expect(config.gate.diff).toEqual({ perRoute: 4, unsafe: false, fail: true });
+    expect(parseConfigText(`${minimal.trim()}\ngate: { diff: true }\n`, "shadowgate.yml").gate.diff).toEqual({ perRoute: 10, unsafe: false, fail: false });
+    expect(parseConfigText("workload: { name: api }\ntraffic: { file: t.har, pace: recorded }\n", "shadowgate.yml").traffic.pace).toBe(1);
+  });
+
+  it("names the field and what was expected for bad sampling, pace, rules and mocks", () => {
+    expect(errorOf("workload: { name: api }\ntraffic: { file: t.har, sample: 2.5 }\n").message).toMatch(/traffic\.sample: expected a fraction of the recorded requests in \(0, 1\] or a whole number of requests above 1/);
+    expect(errorOf("workload: { name: api }\ntraffic: { file: t.har, pace: fast }\n").message).toMatch(/traffic\.pace: expected "closed" \(a closed loop of connections\), "recorded" \(the recorded request rate\) or a multiple of it like "2x", got "fast"/);
+    expect(errorOf("workload: { name: api }\ntraffic: { file: t.har, pace: 2x, rate: 50 }\n").message).toMatch(/traffic\.pace: expected either a fixed rate \(traffic\.rate\) or a pace relative to the recording, not both/);
+    expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: bad, pattern: "(unclosed" }] }\n`).message).toMatch(/anonymise\.rules\[0\]\.pattern: expected a valid regular expression: /);
+    expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: empty, pattern: "x*" }] }\n`).message).toMatch(/anonymise\.rules\[0\]\.pattern: expected a pattern that matches at least one character/);
+    expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: r, pattern: x, in: [cookies] }] }\n`).message).toMatch(/anonymise\.rules\[0\]\.in\[0\]: expected where it applies: headers, query, path, body, response/);
+    expect(errorOf(`${minimal.trim()}\nmocks: { api.rates.example: { url: x } }\n`).message).toMatch(/mocks\.api\.rates\.example/);
+    expect(errorOf(`${minimal.trim()}\nmocks: { "http://api.x": { env: X } }\n`).message).toMatch(/mocks\.http:\/\/api\.x: expected a map of external hosts as recorded \(like "api\.rates\.example"/);
+    expect(errorOf(`${minimal.trim()}\nmocks: { api.x: { env: X, latency: slow } }\n`).message).toMatch(/mocks\.api\.x\.latency: expected "recorded", "none" or a multiple of the recorded latency like "0\.5x", got "slow"/);
+  });
+
   it("reports invalid YAML with its line and column", () => {
     const error = errorOf("workload:\n  name: [unclosed\ntraffic: { file: x }\n");
     expect(error.message).toMatch(/^shadowgate\.yml:\d+:\d+: invalid YAML: /);

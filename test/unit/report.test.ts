@@ -113,7 +113,9 @@ describe("markdown report", () => {
     expect(text).toContain("## Suggested change");
     expect(text).toContain("@@ fixtures/example/shadowgate.yml:21 @@\n-current: { WORKER_POOL: 4, CACHE_SIZE: 128, BATCH_SIZE: 8, cpus: 2 }\n+current: { WORKER_POOL: 2,");
     expect(text).toContain("Time: 53.5 s in all — image 0.9 s, shadows start/stop 4.2 s, load 46.0 s");
-    expect(text).toContain("448 of 450 recorded requests replayed (2 skipped)");
+    expect(text).toContain("448 of 450 recorded requests replayed over 5 route(s) (2 skipped), 8 connections");
+    expect(text).toContain("Sampled by route; latencies re-weighted to the recorded mix.");
+    expect(text).toContain("- Mock of `api.rates.example` (`RATES_API_URL`): 96 call(s) answered from the recording, 2 unmatched — `GET /v1/rates?base=EUR&symbols=JPY: no recorded call matches;");
   });
 
   it("stays within the job summary's size when asked for less, keeping the verdict", () => {
@@ -171,7 +173,7 @@ function runResult(): RunResult {
     finishedAt: "2026-11-29T00:01:00Z",
     image: "shadowgate/example:run-1",
     shadows: { fraction: 0.25, parallel: 2, primaryCpus: 2, primaryMemoryMiB: 1024 },
-    traffic: { file: "t.har", recorded: 450, replayed: 450, skipped: 2, redactions: { authorization: 10 }, connections: 8, durationMs: 8000, warmupMs: 3000 },
+    traffic: { file: "t.har", recorded: 450, replayed: 450, skipped: 2, redactions: { authorization: 10 }, connections: 8, durationMs: 8000, warmupMs: 3000, mocks: [] },
     config: {
       slo: { "latency.p99": 25, "throughput.rps": 300 },
       objective: { kpi: "latency.p99", goal: "minimize" },

@@ -53,10 +53,12 @@ describe("access logs", () => {
     const file = path.join(FIXTURES, "access.log");
     const result = await importAccessLog(file);
     expect(result.total).toBe(6);
+    // the log time as `at`, the logged status as the response
+    const logged = (time: string) => ({ at: Date.parse(`2026-11-29T${time}Z`), response: { status: 200, headers: {} } });
     expect(result.requests).toEqual([
-      { method: "GET", path: "/api/products/17?currency=USD", headers: { "user-agent": 'Mozilla/5.0 (X11; Linux) "quoted"', referer: "https://shop.example/" } },
-      { method: "GET", path: "/healthz", headers: {} },
-      { method: "HEAD", path: "/api/stats", headers: { "user-agent": "probe" } },
+      { method: "GET", path: "/api/products/17?currency=USD", headers: { "user-agent": 'Mozilla/5.0 (X11; Linux) "quoted"', referer: "https://shop.example/" }, ...logged("10:00:00") },
+      { method: "GET", path: "/healthz", headers: {}, ...logged("10:00:02") },
+      { method: "HEAD", path: "/api/stats", headers: { "user-agent": "probe" }, ...logged("10:00:04") },
     ]);
     expect(result.withoutBody).toBe(1);
     expect(result.skippedCount).toBe(3);
@@ -143,7 +145,7 @@ describe("what the recording says is what the shadow gets", () => {
     const file = path.join(dir, "access.log");
     writeFileSync(file, '::1 - - [29/Nov/2026:10:00:00 +0000] "GET /caf\\xC3\\xA9?q=1 HTTP/1.1" 200 5 "-" "Agent \\xC3\\xA9t\\xC3\\xA9"\n');
     const result = await importAccessLog(file);
-    expect(result.requests).toEqual([{ method: "GET", path: "/caf%C3%A9?q=1", headers: { "user-agent": "Agent été" } }]);
+    expect(result.requests).toEqual([{ method: "GET", path: "/caf%C3%A9?q=1", headers: { "user-agent": "Agent été" }, at: Date.parse("2026-11-29T10:00:00Z"), response: { status: 200, headers: {} } }]);
   });
 
   it("fails, never hangs, on a missing or corrupt .gz, and reads a gzipped HAR", async () => {

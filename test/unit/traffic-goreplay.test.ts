@@ -47,7 +47,7 @@ const POST = crlf(
 const RESPONSE = crlf("HTTP/1.1 200 OK", "Content-Type: application/json", "Content-Length: 2", "", "{}");
 
 describe("GoReplay import", () => {
-  it("imports GET and POST requests, ignores responses, keeps path+query, drops host and hop-by-hop headers", async () => {
+  it("imports GET and POST requests, attaches original responses (type 2; replayed ones ignored), keeps path+query, drops host and hop-by-hop headers", async () => {
     const path = file(
       "requests.gor",
       record(1, "a1", "1700000000000000001", GET),
@@ -60,8 +60,17 @@ describe("GoReplay import", () => {
     expect(result.skippedCount).toBe(0);
     expect(result.skipped).toEqual([]);
     expect(result.requests).toEqual([
-      { method: "GET", path: "/v1/items?page=2&q=a%20b", headers: { "user-agent": "curl/8.0", accept: "*/*" } },
-      { method: "POST", path: "/v1/orders", headers: { "content-type": "application/json", "x-trace": "abc" }, body: POST_BODY },
+      {
+        method: "GET",
+        path: "/v1/items?page=2&q=a%20b",
+        headers: { "user-agent": "curl/8.0", accept: "*/*" },
+        at: 1700000000000,
+        host: "api.example.com",
+        // the type-2 record a1 (latency 1234 ns); no body unless keepResponseBody accepts the host
+        response: { status: 200, headers: { "content-type": "application/json" }, latencyMs: 0.001234 },
+      },
+      // b2 has only a replayed response (type 3): none attached
+      { method: "POST", path: "/v1/orders", headers: { "content-type": "application/json", "x-trace": "abc" }, body: POST_BODY, at: 1700000000000.001, host: "api.example.com" },
     ]);
   });
 
@@ -70,8 +79,8 @@ describe("GoReplay import", () => {
     const payload = crlf("PUT /form HTTP/1.1", `Content-Length: ${body.length}`, "", body);
     const noLength = crlf("PATCH /raw HTTP/1.1", "", "x\r\n");
     const result = await importGoReplay([file("bodies.gor", record(1, "c", "1", payload), record(1, "d", "2", noLength))], "t");
-    expect(result.requests[0]).toEqual({ method: "PUT", path: "/form", headers: {}, body });
-    expect(result.requests[1]).toEqual({ method: "PATCH", path: "/raw", headers: {}, body: "x\r\n" });
+    expect(result.requests[0]).toEqual({ method: "PUT", path: "/form", headers: {}, body, at: 1e-6 });
+    expect(result.requests[1]).toEqual({ method: "PATCH", path: "/raw", headers: {}, body: "x\r\n", at: 2e-6 });
   });
 
   it("reduces an absolute-form target to path+query", async () => {
@@ -110,7 +119,7 @@ describe("GoReplay import", () => {
       "",
     );
     const result = await importGoReplay([file("chunked.gor", record(1, "a", "10", chunked))], "t");
-    expect(result.requests).toEqual([{ method: "POST", path: "/upload", headers: { "content-type": "text/plain" }, body: "hello, world" }]);
+    expect(result.requests).toEqual([{ method: "POST", path: "/upload", headers: { "content-type": "text/plain" }, body: "hello, world", at: 1e-5, host: "x" }]);
   });
 
   it("skips records with a NUL in a header, junk records, unknown methods and truncated bodies, counting each with where and why", async () => {
@@ -159,7 +168,17 @@ describe("GoReplay import", () => {
     writeFileSync(path, gzipSync(raw));
     const result = await importGoReplay([path], "t");
     expect(result.total).toBe(1);
-    expect(result.requests).toEqual([{ method: "POST", path: "/v1/orders", headers: { "content-type": "application/json", "x-trace": "abc" }, body: POST_BODY }]);
+    expect(result.requests).toEqual([
+      {
+        method: "POST",
+        path: "/v1/orders",
+        headers: { "content-type": "application/json", "x-trace": "abc" },
+        body: POST_BODY,
+        at: 5e-6,
+        host: "api.example.com",
+        response: { status: 200, headers: { "content-type": "application/json" }, latencyMs: 0.001234 },
+      },
+    ]);
   });
 
   it("reads chunk files in the given order and sorts requests by timestamp (stable on ties)", async () => {

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { ReplayRequest } from "../../src/core/ports.js";
 import { mulberry32 } from "../../src/search/random.js";
 import { loadOpenApi, openApiTemplates, pathSegments, RouteTemplater, segmentKind, SIBLING_RULE } from "../../src/traffic/routes.js";
-import { allocate, paceRate, parsePace, recordedPace, sampleTraffic, weightedPercentile } from "../../src/traffic/sample.js";
+import { allocate, paceRate, recordedPace, sampleTraffic, weightedPercentile } from "../../src/traffic/sample.js";
 
 const FIXTURE = path.resolve("fixtures/traffic/openapi.yaml");
 
@@ -334,21 +334,6 @@ describe("pace", () => {
     expect(recordedPace([at(5)])).toBeUndefined();
     expect(recordedPace([at(5), at(5)])).toBeUndefined();
     expect(recordedPace([{ method: "GET", path: "/", headers: {} }, { method: "GET", path: "/", headers: {} }])).toBeUndefined();
-  });
-
-  it("parses closed, recorded and multiples, naming the setting when wrong", () => {
-    expect(parsePace("closed", "load.pace")).toEqual({ model: "closed" });
-    expect(parsePace("recorded", "load.pace")).toEqual({ model: "open", multiplier: 1 });
-    expect(parsePace("2x", "load.pace")).toEqual({ model: "open", multiplier: 2 });
-    expect(parsePace(" 0.5X ", "load.pace")).toEqual({ model: "open", multiplier: 0.5 });
-    expect(parsePace(".25x", "load.pace")).toEqual({ model: "open", multiplier: 0.25 });
-    const expected = 'load.pace: expected "closed", "recorded" or a multiple of the recorded pace such as "2x" or "0.5x", got';
-    expect(() => parsePace("fast", "load.pace")).toThrow(`${expected} "fast"`);
-    expect(() => parsePace("2", "load.pace")).toThrow(`${expected} "2" (write "2x" for a multiple)`);
-    expect(() => parsePace("0x", "load.pace")).toThrow(`${expected} "0x" (the multiple must be above 0)`);
-    expect(() => parsePace("-1x", "load.pace")).toThrow(`${expected} "-1x"`);
-    expect(() => parsePace(2, "inputs.pace")).toThrow('inputs.pace: expected "closed", "recorded" or a multiple of the recorded pace such as "2x" or "0.5x", got 2 (a number)');
-    expect(() => parsePace(undefined, "inputs.pace")).toThrow("got nothing");
   });
 
   it("turns a pace into a request rate for the open model", () => {

@@ -1,17 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
-import { importHar, TrafficError } from "../../src/traffic/har.js";
-import { prepareTraffic, pseudonymise } from "../../src/traffic/prepare.js";
+import { fileURLToPath } from "node:url";
+import { importHar, importHarFrom, TrafficError } from "../../src/traffic/har.js";
+import { prepareTraffic, type TrafficSettings } from "../../src/traffic/prepare.js";
+import type { ReplayRequest } from "../../src/core/ports.js";
 
 function har(entries: unknown[]): string {
   return JSON.stringify({ log: { version: "1.2", creator: { name: "test", version: "1" }, entries } });
 }
 
+/** HAR text imported as the file `file` would be (the importer streams; here one chunk). */
+const importHarText = (text: string, file: string) => importHarFrom([Buffer.from(text, "utf8")], file);
+
 const entry = (request: Record<string, unknown>) => ({ startedDateTime: "2026-11-01T00:00:00Z", time: 1, request, response: { status: 200 } });
 
 describe("HAR import", () => {
-  it("keeps method, path with query, headers and body; drops host, hop-by-hop and pseudo headers", () => {
-    const result = importHar(
+  it("keeps method, path with query, headers and body; drops host, hop-by-hop and pseudo headers", async () => {
+    const result = await importHarText(
       har([
         entry({
           method: "post",
@@ -31,19 +35,21 @@ describe("HAR import", () => {
       "t.har",
     );
     expect(result.total).toBe(2);
-    expect(result.requests[0]).toEqual({ method: "POST", path: "/v1/orders?x=1&y=2", headers: { "content-type": "application/json", "x-trace": "abc" }, body: '{"qty":3}' });
-    expect(result.requests[1]).toEqual({ method: "GET", path: "/healthz", headers: {} });
+    // at, host and response: what the recording says beside the request
+    const recorded = { at: Date.parse("2026-11-01T00:00:00Z"), host: "api.example.com", response: { status: 200, headers: {}, latencyMs: 1 } };
+    expect(result.requests[0]).toEqual({ method: "POST", path: "/v1/orders?x=1&y=2", headers: { "content-type": "application/json", "x-trace": "abc" }, body: '{"qty":3}', ...recorded });
+    expect(result.requests[1]).toEqual({ method: "GET", path: "/healthz", headers: {}, ...recorded });
   });
 
-  it("decodes base64 bodies and tolerates a UTF-8 BOM", () => {
+  it("decodes base64 bodies and tolerates a UTF-8 BOM", async () => {
     const text = "\uFEFF" + har([entry({ method: "PUT", url: "http://x/a", headers: [], postData: { mimeType: "text/plain", text: Buffer.from("héllo").toString("base64"), encoding: "base64" } })]);
-    const result = importHar(text, "t.har");
+    const result = await importHarText(text, "t.har");
     expect(result.requests[0]!.body).toBe("héllo");
     expect(result.requests[0]!.headers["content-type"]).toBe("text/plain");
   });
 
-  it("skips and counts bad entries, naming the reason", () => {
-    const result = importHar(
+  it("skips and counts bad entries, naming the reason", async () => {
+    const result = await importHarText(
       har([
         entry({ method: "GET", url: "http://x/ok", headers: [] }),
         entry({ method: "BREW", url: "http://x/pot" }),
@@ -61,15 +67,14 @@ describe("HAR import", () => {
     expect(result.skipped[2]!.reason).toMatch(/CR, LF or NUL/);
   });
 
-  it("rejects what is not a HAR with a one-line error naming the file", () => {
-    expect(() => importHar('{"hello":1}', "x.har")).toThrow(new TrafficError("x.har: not a HAR file: expected an object with log.entries (an array of recorded requests)"));
-    expect(() => importHar("not json", "x.har")).toThrow(/^x\.har: not a HAR file: invalid JSON/);
-    expect(() => importHar(har([{ request: { method: "GET" } }]), "x.har")).toThrow(/x\.har: no replayable request in log\.entries \(log\.entries\[0\]: expected request\.url\)/);
+  it("rejects what is not a HAR with a one-line error naming the file", async () => {
+    await expect(importHarText('{"hello":1}', "x.har")).rejects.toThrow(new TrafficError("x.har: not a HAR file: expected an object with log.entries (an array of recorded requests)"));
+    await expect(importHarText("not json", "x.har")).rejects.toThrow(/^x\.har: not a HAR file: invalid JSON/);
+    await expect(importHarText(har([{ request: { method: "GET" } }]), "x.har")).rejects.toThrow(/x\.har: no replayable request in log\.entries \(log\.entries\[0\]: expected request\.url\)/);
   });
 
-  it("imports the example workload's recording", () => {
-    const text = readFileSync(new URL("../../fixtures/example/traffic/recorded.har", import.meta.url), "utf8");
-    const result = importHar(text, "recorded.har");
+  it("imports the example workload's recording", async () => {
+    const result = await importHar(fileURLToPath(new URL("../../fixtures/example/traffic/recorded.har", import.meta.url)));
     expect(result.requests.length).toBeGreaterThan(100);
     expect(result.skippedCount).toBe(0);
     const methods = new Set(result.requests.map((r) => r.method));
@@ -79,34 +84,71 @@ describe("HAR import", () => {
 });
 
 describe("traffic preparation", () => {
-  const requests = Array.from({ length: 1000 }, (_, i) => ({
+  const requests: ReplayRequest[] = Array.from({ length: 1000 }, (_, i) => ({
     method: "GET",
     path: `/item/${i}`,
     headers: { authorization: `Bearer secret-token-${i % 7}`, cookie: "session=abcdef", accept: "application/json" },
+    at: 1_700_000_000_000 + i * 100,
   }));
-
-  it("samples a seeded fraction, reproducibly", () => {
-    const a = prepareTraffic(requests, { sample: 0.2, seed: 7, key: "k" });
-    const b = prepareTraffic(requests, { sample: 0.2, seed: 7, key: "k" });
-    const c = prepareTraffic(requests, { sample: 0.2, seed: 8, key: "k" });
-    expect(a.requests.length).toBeGreaterThan(150);
-    expect(a.requests.length).toBeLessThan(250);
-    expect(a.requests.map((r) => r.path)).toEqual(b.requests.map((r) => r.path));
-    expect(a.requests.map((r) => r.path)).not.toEqual(c.requests.map((r) => r.path));
+  const settings = (overrides: Partial<TrafficSettings> = {}): TrafficSettings => ({
+    sample: 1,
+    floor: 3,
+    seed: 1,
+    pace: "closed",
+    anonymise: { headers: [], fields: [], keep: [], rules: [] },
+    mockHosts: [],
+    key: "k",
+    ...overrides,
   });
 
-  it("pseudonymises credentials: same length, scheme kept, equal inputs stay equal, no secret left", () => {
-    const { requests: out, redactions } = prepareTraffic(requests, { sample: 1, seed: 1, key: "k" });
-    expect(redactions).toEqual({ authorization: 1000, cookie: 1000 });
-    for (const [i, request] of out.entries()) {
-      expect(request.headers.authorization).toMatch(/^Bearer [0-9a-f]+$/);
-      expect(request.headers.authorization!.length).toBe(requests[i]!.headers.authorization.length);
-      expect(request.headers.authorization).not.toContain("secret");
+  it("samples a seeded fraction or count, reproducibly, each request weighted by what it stands for", async () => {
+    const a = await prepareTraffic(requests, settings({ sample: 0.2, seed: 7 }));
+    const b = await prepareTraffic(requests, settings({ sample: 0.2, seed: 7 }));
+    const c = await prepareTraffic(requests, settings({ sample: 0.2, seed: 8 }));
+    expect(a.requests).toHaveLength(200);
+    expect(a.requests.map((r) => r.path)).toEqual(b.requests.map((r) => r.path));
+    expect(a.requests.map((r) => r.path)).not.toEqual(c.requests.map((r) => r.path));
+    // one route (/item/{id}): every kept request stands for five recorded ones
+    expect(a.strata).toEqual([{ route: "GET /item/{id}", recorded: 1000, sampled: 200, weight: 5 }]);
+    expect(a.requests.every((r) => r.weight === 5 && r.route === "GET /item/{id}")).toBe(true);
+    expect((await prepareTraffic(requests, settings({ sample: 50 }))).requests).toHaveLength(50);
+    // the recorded pace: 10 requests/s; an open model at 2x asks for 20/s
+    expect(a.recordedRate).toBeCloseTo(10, 6);
+    expect(a.rate).toBeUndefined();
+    expect((await prepareTraffic(requests, settings({ pace: 2 }))).rate).toBeCloseTo(20, 6);
+  });
+
+  it("pseudonymises credentials before sampling: same length, scheme kept, equal inputs stay equal, no secret left", async () => {
+    const { requests: out, redactions } = await prepareTraffic(requests, settings());
+    expect(redactions["header:authorization"]).toBe(1000);
+    expect(Object.keys(redactions).some((rule) => rule.includes("cookie"))).toBe(true);
+    const byPath = new Map(out.map((r) => [r.path, r]));
+    for (const original of requests) {
+      const request = byPath.get(original.path)!;
+      expect(request.headers.authorization).toMatch(/^Bearer /);
+      expect(request.headers.authorization!.length).toBe(original.headers.authorization!.length);
+      expect(request.headers.authorization).not.toContain("secret-token");
       expect(request.headers.cookie).not.toContain("abcdef");
       expect(request.headers.accept).toBe("application/json");
     }
-    expect(out[0]!.headers.authorization).toBe(out[7]!.headers.authorization);
-    expect(out[0]!.headers.authorization).not.toBe(out[1]!.headers.authorization);
-    expect(pseudonymise("abc", "k1")).not.toBe(pseudonymise("abc", "k2"));
+    expect(byPath.get("/item/0")!.headers.authorization).toBe(byPath.get("/item/7")!.headers.authorization);
+    expect(byPath.get("/item/0")!.headers.authorization).not.toBe(byPath.get("/item/1")!.headers.authorization);
+    const other = await prepareTraffic(requests, settings({ key: "k2" }));
+    expect(other.requests.find((r) => r.path === "/item/0")!.headers.authorization).not.toBe(byPath.get("/item/0")!.headers.authorization);
+  });
+
+  it("splits off the calls to mocked hosts (anonymised, responses kept) and never replays them", async () => {
+    const exchanges: ReplayRequest[] = [
+      ...requests.slice(0, 10),
+      { method: "GET", path: "/v1/rates?base=EUR", headers: { "x-api-key": "live-key-123456" }, host: "api.rates.example:443", response: { status: 200, headers: {}, body: '{"email":"jane@example.com"}', latencyMs: 12 } },
+    ];
+    const prepared = await prepareTraffic(exchanges, settings({ mockHosts: ["api.rates.example"] }));
+    expect(prepared.recorded).toBe(10);
+    expect(prepared.requests.map((r) => r.path)).not.toContain("/v1/rates?base=EUR");
+    expect(prepared.mockExchanges).toHaveLength(1);
+    expect(JSON.stringify(prepared.mockExchanges)).not.toContain("live-key-123456");
+    expect(JSON.stringify(prepared.mockExchanges)).not.toContain("jane@example.com");
+    expect(prepared.mockExchanges[0]!.response!.latencyMs).toBe(12);
+    await expect(prepareTraffic(exchanges.slice(10), settings({ mockHosts: ["api.rates.example"] }))).rejects.toThrow(/every recorded request goes to a mocked host \(api.rates.example\)/);
   });
 });
