@@ -315,7 +315,9 @@ function toReplayRequest(entry: unknown, options: ImportOptions, body?: () => st
   }
   const headers = cleanHeaders(pairs);
   if (typeof headers === "string") return headers;
-  const replay: ReplayRequest = { method, path: `${url.pathname}${url.search}`, headers };
+  // the path exactly as recorded (never normalised: "/a/../b" stays), as the other importers
+  // replay it; URL's encoded form only for a target with spaces or control characters
+  const replay: ReplayRequest = { method, path: requestTarget(request.url) ?? `${url.pathname}${url.search}`, headers };
   const post = request.postData;
   if (post && typeof post.text === "string") {
     replay.body = post.encoding === "base64" ? Buffer.from(post.text, "base64").toString("utf8") : post.text;

@@ -386,3 +386,19 @@ describe("the other importers fill at, host and response", () => {
     ]);
   });
 });
+
+describe("HAR paths", () => {
+  it("replays the path exactly as recorded, never normalised", async () => {
+    const { importHarFrom } = await import("../../src/traffic/har.js");
+    const har = JSON.stringify({
+      log: {
+        entries: [
+          { startedDateTime: "2026-11-01T10:00:00.000Z", request: { method: "GET", url: "http://shop.example/a/../b//c?x=%41&y=1", headers: [] } },
+          { startedDateTime: "2026-11-01T10:00:01.000Z", request: { method: "GET", url: "http://shop.example/with space", headers: [] } },
+        ],
+      },
+    });
+    const result = await importHarFrom([Buffer.from(har)], "paths.har");
+    expect(result.requests.map((r) => r.path)).toEqual(["/a/../b//c?x=%41&y=1", "/with%20space"]);
+  });
+});
