@@ -21,7 +21,8 @@ import { errorText } from "../core/errors.js";
 import { toBenchmarkActionJson, toBencherMetricFormat } from "../report/interop.js";
 import { readRunContext, type RunContext } from "../github/context.js";
 import { createGitHubClient, type GitHubClient } from "../github/client.js";
-import { publishResults, type PublishOutcome, type PublishTarget } from "../github/publish.js";
+import { COMMENT_LIMIT, findStickyComment, publishResults, type PublishOutcome, type PublishTarget } from "../github/publish.js";
+import { gateCommentMarker } from "../gate/report.js";
 import { planCache, restoreStore, saveStore, type CacheBackend } from "../store/cache-store.js";
 import type { ActionInputs } from "./inputs.js";
 
@@ -200,7 +201,7 @@ export async function gateFlow(inputs: ActionInputs, deps: FlowDeps): Promise<Ga
     const baseConfig = inBase(configFile);
     const hasBaseConfig = await stat(baseConfig).then((s) => s.isFile(), () => false);
     deps.logger.info(`gate: base ${pr.baseSha.slice(0, 7)} (${pr.baseRef}) checked out in ${base.dir}${hasBaseConfig ? "" : `; it has no ${path.relative(workspace, configFile)}`}`);
-    return await runGateFromConfig({
+    const output = await runGateFromConfig({
       configFile,
       config,
       base: { kind: "context", context: inBase(config.workload.source.context) },
@@ -211,8 +212,33 @@ export async function gateFlow(inputs: ActionInputs, deps: FlowDeps): Promise<Ga
       timeoutMs: inputs.timeoutMs,
       logger: deps.logger,
     });
+    if (inputs.comment) await postGateComment(output.markdown, config.workload.name, pr.number, inputs, deps, context);
+    return output;
   } finally {
     await base.remove();
+  }
+}
+
+/**
+ * The gate's report (the performance verdict and, with gate.diff, the responses) as its own
+ * sticky comment on the PR, updated on every run. A token that cannot write (a fork's) only
+ * costs the comment: the verdict is the step's result either way.
+ */
+async function postGateComment(markdown: string, workload: string, pullNumber: number, inputs: ActionInputs, deps: FlowDeps, context: RunContext): Promise<void> {
+  if (!token(inputs, deps.env)) {
+    deps.logger.info("gate: no token, so no PR comment (the report is in the job summary)");
+    return;
+  }
+  const { owner, repo } = context.repository;
+  const marker = gateCommentMarker(workload);
+  const body = `${marker}\n${markdown}`.slice(0, COMMENT_LIMIT);
+  try {
+    const client = makeClient(inputs, deps, context);
+    const existing = await findStickyComment(client, owner, repo, pullNumber, marker, inputs.commentAuthor);
+    if (existing === undefined) await client.rest.issues.createComment({ owner, repo, issue_number: pullNumber, body });
+    else await client.rest.issues.updateComment({ owner, repo, comment_id: existing, body });
+  } catch (error) {
+    deps.logger.warn(`gate: could not post the PR comment (${errorText(error)}); the report is in the job summary`);
   }
 }
 

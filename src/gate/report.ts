@@ -9,6 +9,11 @@ import { formatPercent, type GateResult } from "./run-gate.js";
 
 const ICON = { pass: "✅", fail: "❌", inconclusive: "⚠️" } as const;
 
+/** Finds the gate's sticky PR comment (apart from the run's, which has its own marker). */
+export function gateCommentMarker(workload: string): string {
+  return `<!-- shadowgate:gate:workload=${workload.replace(/[^A-Za-z0-9_.-]/g, "_")} -->`;
+}
+
 export function renderGate(result: GateResult, workload: string): string {
   const { settings } = result;
   const conf = formatPercent(Number(result.intervalLevel.toFixed(4)));

@@ -2,7 +2,9 @@
  * The bundled action in `mode: gate` the way a pull_request workflow runs it: a shallow
  * checkout of the PR's head as the workspace, the base commit only in the origin, the event
  * payload naming both. The head regresses (EXTRA_WORK_PCT=60): the step fails, and the
- * outputs, the summary and the worktree's removal say so.
+ * outputs, the summary, the sticky PR comment (with the response diff beside the verdict, on a
+ * fake GitHub that validates every request against the OpenAPI description) and the worktree's
+ * removal say so.
  */
 import { describe, expect, it } from "vitest";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { EXAMPLE, ROOT, runNode, shadowgateContainers } from "../helpers/run.js";
+import { FAKE_WRITE_TOKEN, startFakeGitHub } from "../helpers/fake-github.js";
 
 const ACTION = path.join(ROOT, "dist/index.js");
 const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-C", cwd, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { encoding: "utf8" }).trim();
@@ -22,7 +25,7 @@ describe("the bundled action, mode gate", () => {
     cpSync(EXAMPLE, path.join(upstream, "service"), { recursive: true, filter: (src) => !src.includes(".shadowgate") });
     const config = path.join(upstream, "service/shadowgate.yml");
     const quick = readFileSync(config, "utf8").replace(/^traffic: .*$/m, "traffic: { file: traffic/recorded.har, connections: 8, warmup: 1s, duration: 2s, window: 500ms }");
-    writeFileSync(config, `${quick}\ngate: { round: 2s, budget: 40s }\n`);
+    writeFileSync(config, `${quick}\ngate: { round: 2s, budget: 40s, diff: true }\n`);
     git(upstream, "add", ".");
     git(upstream, "commit", "-qm", "base");
     const baseSha = git(upstream, "rev-parse", "HEAD");
@@ -69,7 +72,28 @@ describe("the bundled action, mode gate", () => {
       INPUT_CONFIG: path.join(workspace, "service/shadowgate.yml"),
       INPUT_CACHE: "off",
     };
-    const result = await runNode([ACTION], { env, cwd: workspace });
+    const github = await startFakeGitHub({ owner: "octo-org", repo: "orders" });
+    github.addPullRequest({ number: 7, headSha, headRef: "slower", baseSha, diff: "" });
+    env.GITHUB_API_URL = github.url;
+    env.INPUT_TOKEN = FAKE_WRITE_TOKEN;
+    env.INPUT_COMMENT = "true";
+    env["INPUT_COMMENT-AUTHOR"] = github.botLogin;
+    let result: Awaited<ReturnType<typeof runNode>>;
+    try {
+      result = await runNode([ACTION], { env, cwd: workspace });
+    } finally {
+      await github.close();
+    }
+    // one sticky comment with the performance verdict and, beside it, the responses compared
+    expect(github.violations).toEqual([]);
+    expect(github.comments).toHaveLength(1);
+    const comment = github.comments[0]!.body;
+    expect(comment).toMatch(/^<!-- shadowgate:gate:workload=orders-api -->\n## Shadowgate gate: orders-api — ❌ fail/);
+    expect(comment).toMatch(/^### Responses\n\nResponses: same as base on \d+ routes/m);
+    // the product pages' timestamp differs between the two bases: noise, not a difference
+    const results = JSON.parse(readFileSync(path.join(root, "shadowgate-results.json"), "utf8")) as { diff: { verdict: string; routes: { route: string; ignored: { path: string; reason: string }[] }[] } };
+    expect(results.diff.verdict).toBe("same");
+    expect(results.diff.routes.find((r) => r.route === "GET /api/products/{id}")?.ignored).toContainEqual(expect.objectContaining({ path: "servedAt", reason: "noise" }));
     expect(result.code, result.stdout + result.stderr).toBe(1);
     expect(result.stdout).toMatch(/::error::Shadowgate gate fail: The head is worse than the base/);
     expect(result.stdout).toMatch(new RegExp(`gate: base ${baseSha.slice(0, 7)} \\(main\\) checked out in `));
