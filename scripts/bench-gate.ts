@@ -49,7 +49,7 @@ async function main(): Promise<void> {
 
   const { gate: settings } = traffic.config;
   say(`# Gate benchmark: ${RUNS} A/B gates (head: EXTRA_WORK_PCT=${EXTRA_PCT}) and ${RUNS} A/A gates, ${mode}; threshold ${settings.regression * 100}%, confidence ${settings.confidence * 100}%, rounds of ${settings.roundMs / 1000} s, budget ${settings.budgetMs / 1000} s of load\n`);
-  await withMocks(traffic.config, traffic.prepared, quiet, (config) => withShadowRuntime({ logger: quiet }, async ({ runtime, runId, signal }) => {
+  await withMocks(traffic, quiet, (config) => withShadowRuntime({ logger: quiet }, async ({ runtime, runId, signal }) => {
     const baseImage = await runtime.prepareImage(config.workload.source, signal);
     const headImage = await runtime.prepareImage({ kind: "build", context: headContext, dockerfile: "Dockerfile" }, signal);
     const deps = { runtime, load: new AutocannonDriver(), logger: quiet, freePort: findFreePort, requests, runId, signal };

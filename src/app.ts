@@ -12,9 +12,10 @@ import type { ShadowgateConfig } from "./config/schema.js";
 import type { Logger } from "./core/ports.js";
 import { runPipeline, type MockSummary, type RunResult } from "./pipeline.js";
 import { readTraffic } from "./traffic/read.js";
-import { prepareTraffic, type PreparedTraffic } from "./traffic/prepare.js";
+import { createAnonymiser, prepareTraffic, type PreparedTraffic } from "./traffic/prepare.js";
+import { TrafficError } from "./traffic/har.js";
 import { loadOpenApi, openApiTemplates } from "./traffic/routes.js";
-import { buildMockRoutes, sameHost } from "./mocks/routes.js";
+import { buildMockRoutes, mockedHost } from "./mocks/routes.js";
 import { startMockServer, type MockServer } from "./mocks/server.js";
 import { LocalFolderStore } from "./store/local-store.js";
 import { TestcontainersRuntime, assertDockerAvailable, engineInfo, installSignalCleanup } from "./shadows/testcontainers-runtime.js";
@@ -70,7 +71,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
   const traffic = await loadTraffic(loaded, logger);
   const { prepared } = traffic;
 
-  return withMocks(traffic.config, prepared, logger, (config, mockStats) => withShadowRuntime(options, async ({ runtime, runId, signal }) => {
+  return withMocks(traffic, logger, (config, mockStats) => withShadowRuntime(options, async ({ runtime, runId, signal }) => {
     const result = await runPipeline(config, {
       runtime,
       load: new AutocannonDriver(),
@@ -106,33 +107,48 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
 /** The environment variable that holds the pseudonymisation key (the Action's `anonymise-key` input sets it). */
 export const ANONYMISE_KEY_ENV = "SHADOWGATE_ANONYMISE_KEY";
 
+/** What loadTraffic hands the run: the plan, the config with a paced rate, and a scrubber. */
+export interface LoadedTraffic {
+  prepared: PreparedTraffic;
+  config: ShadowgateConfig;
+  skipped: number;
+  /** anonymises free text (a log line, an error, a mock's miss line) with the run's key */
+  scrub: (text: string) => string;
+}
+
 /**
  * The recorded traffic, imported (skipped entries warned about), anonymised, split into the
  * calls replayed and the calls mocked, and sampled; a pace relative to the recording becomes
- * the run's request rate.
+ * the run's request rate. Importer messages quote recorded values, so they are scrubbed too.
  */
-export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Promise<{ prepared: PreparedTraffic; config: ShadowgateConfig; skipped: number }> {
+export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Promise<LoadedTraffic> {
   const mockHosts = Object.keys(config.mocks);
-  const mocked = (host: string | undefined): boolean => host !== undefined && mockHosts.some((configured) => sameHost(host.toLowerCase(), configured.toLowerCase()));
-  const imported = await readTraffic(config.traffic.file, config.traffic.format, { keepResponseBody: mocked });
-  for (const skip of imported.skipped.slice(0, 5)) logger.warn(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`);
+  const key = process.env[ANONYMISE_KEY_ENV]?.trim() || randomBytes(32).toString("hex");
+  if (!process.env[ANONYMISE_KEY_ENV]?.trim()) logger.debug(`no ${ANONYMISE_KEY_ENV}: pseudonyms hold within this run only`);
+  // a scrubber of its own, so the redaction summary counts the traffic only
+  const scrubber = createAnonymiser(config.anonymise, key);
+  const scrub = (text: string): string => scrubber.text(text);
+  let imported: Awaited<ReturnType<typeof readTraffic>>;
+  try {
+    imported = await readTraffic(config.traffic.file, config.traffic.format, { keepResponseBody: (host) => mockedHost(host, mockHosts) !== undefined });
+  } catch (error) {
+    throw error instanceof TrafficError ? new TrafficError(scrub(error.message)) : error;
+  }
+  for (const skip of imported.skipped.slice(0, 5)) logger.warn(scrub(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`));
   if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
   if (imported.withoutBody) logger.warn(`${config.traffic.file}: ${imported.withoutBody} request(s) left out because they need a body the recording does not have`);
-  const key = process.env[ANONYMISE_KEY_ENV]?.trim();
-  if (!key) logger.debug(`no ${ANONYMISE_KEY_ENV}: pseudonyms hold within this run only`);
   const openApi = config.traffic.openapi ? openApiTemplates(await loadOpenApi(config.traffic.openapi), config.traffic.openapi) : undefined;
   const prepared = await prepareTraffic(imported.requests, {
     sample: config.traffic.sample,
     floor: config.traffic.floor,
     seed: config.shadows.seed,
     pace: config.traffic.pace,
-    anonymise: config.anonymise,
+    anonymiser: createAnonymiser(config.anonymise, key),
     mockHosts,
-    ...(key ? { key } : {}),
     ...(openApi ? { openApi } : {}),
   });
   for (const host of mockHosts) {
-    if (!prepared.mockExchanges.some((exchange) => exchange.host !== undefined && sameHost(exchange.host.toLowerCase(), host.toLowerCase()))) {
+    if (!prepared.mockExchanges.some((exchange) => mockedHost(exchange.host, [host]) !== undefined)) {
       throw new Error(`mocks.${host}: ${config.traffic.file} has no recorded call to ${host} to build its mock from`);
     }
   }
@@ -140,41 +156,72 @@ export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Pro
     `traffic: ${prepared.requests.length} of ${prepared.recorded} recorded requests replayed from ${config.traffic.file} (${prepared.strata.length} routes)` +
       (prepared.mockExchanges.length > 0 ? `; ${prepared.mockExchanges.length} recorded calls to ${mockHosts.join(", ")} served by mocks` : ""),
   );
+  const hosts = new Map<string, number>();
+  for (const request of prepared.requests) if (request.host !== undefined) hosts.set(request.host, (hosts.get(request.host) ?? 0) + 1);
+  if (hosts.size > 1) {
+    const top = [...hosts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([host, n]) => `${host} ×${n}`);
+    logger.warn(`traffic: the replayed requests were recorded for ${hosts.size} hosts (${top.join(", ")}${hosts.size > 3 ? ", …" : ""}); all of them go to the workload: name the external ones under mocks, or record the workload's traffic only`);
+  }
   if (prepared.rate !== undefined) logger.info(`traffic: open model at ${prepared.rate.toFixed(1)} requests/s (${config.traffic.pace}× the recorded ${prepared.recordedRate!.toFixed(1)}/s)`);
   const paced: ShadowgateConfig = prepared.rate === undefined ? config : { ...config, traffic: { ...config.traffic, rate: prepared.rate } };
-  return { prepared, config: paced, skipped: imported.skippedCount };
+  return { prepared, config: paced, skipped: imported.skippedCount, scrub };
+}
+
+/** Mock servers for the configured external hosts, and the workload environment that points at them. */
+export interface StartedMocks {
+  env: Record<string, string>;
+  stats(): MockSummary[];
+  close(): Promise<void>;
 }
 
 /**
- * Mocks of the external APIs, on 127.0.0.1, for the length of `work`: the workload's
- * environment gets each one's URL under the variable the config names. Closed however it ends.
+ * One mock per configured host on 127.0.0.1, built from the recorded calls. "cycle" replays
+ * repeated calls' responses in turn (load); "first" always answers with the first (the
+ * response diff, where every instance must get the same answer to the same call).
  */
+export async function startMocks(config: ShadowgateConfig, traffic: LoadedTraffic, logger: Logger, responses: "cycle" | "first" = "cycle"): Promise<StartedMocks> {
+  const hosts = Object.entries(config.mocks);
+  const servers: { server: MockServer; env: string }[] = [];
+  const close = async () => void (await Promise.all(servers.map(({ server }) => server.close())));
+  try {
+    const routes = buildMockRoutes(traffic.prepared.mockExchanges, hosts.map(([host]) => host));
+    for (const [i, [, settings]] of hosts.entries()) {
+      const server = await startMockServer(routes[i]!, { latency: settings.latency, logger, responses, scrub: traffic.scrub });
+      servers.push({ server, env: settings.env });
+      logger.debug(`mock of ${server.host} on ${server.url} (${routes[i]!.routes.length} recorded routes; ${settings.env}=${server.url}; ${responses})`);
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    env: Object.fromEntries(servers.map(({ server, env }) => [env, server.url])),
+    stats: () =>
+      servers.map(({ server, env }) => {
+        const s = server.stats();
+        return { host: server.host, env, served: s.served, unmatched: s.unmatched, misses: s.misses.slice(0, 3) };
+      }),
+    close,
+  };
+}
+
+/** `config` with the mocks' URLs in the workload's environment. */
+export function withMockEnv(config: ShadowgateConfig, env: Record<string, string>): ShadowgateConfig {
+  return Object.keys(env).length === 0 ? config : { ...config, workload: { ...config.workload, env: { ...config.workload.env, ...env } } };
+}
+
+/** The mocks for the length of `work`, closed however it ends. */
 export async function withMocks<T>(
-  config: ShadowgateConfig,
-  prepared: PreparedTraffic,
+  traffic: LoadedTraffic,
   logger: Logger,
   work: (config: ShadowgateConfig, stats: () => MockSummary[]) => Promise<T>,
 ): Promise<T> {
-  const servers: MockServer[] = [];
+  const mocks = await startMocks(traffic.config, traffic, logger);
+  for (const [variable, url] of Object.entries(mocks.env)) logger.info(`mock on ${url} for the workload's ${variable}`);
   try {
-    const env: Record<string, string> = {};
-    const hosts = Object.entries(config.mocks);
-    for (const routes of buildMockRoutes(prepared.mockExchanges, hosts.map(([host]) => host))) {
-      const settings = config.mocks[hosts.find(([host]) => host.toLowerCase() === routes.host)![0]]!;
-      const server = await startMockServer(routes, { latency: settings.latency, logger });
-      servers.push(server);
-      env[settings.env] = server.url;
-      logger.info(`mock of ${routes.host} on ${server.url} (${routes.routes.length} recorded routes; ${settings.env}=${server.url})`);
-    }
-    const withEnv = servers.length === 0 ? config : { ...config, workload: { ...config.workload, env: { ...config.workload.env, ...env } } };
-    const stats = (): MockSummary[] =>
-      servers.map((server) => {
-        const s = server.stats();
-        return { host: server.host, env: config.mocks[Object.keys(config.mocks).find((host) => host.toLowerCase() === server.host)!]!.env, served: s.served, unmatched: s.unmatched, misses: s.misses.slice(0, 3) };
-      });
-    return await work(withEnv, stats);
+    return await work(withMockEnv(traffic.config, mocks.env), () => mocks.stats());
   } finally {
-    await Promise.all(servers.map((server) => server.close()));
+    await mocks.close();
   }
 }
 
@@ -264,11 +311,23 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
   const store = new LocalFolderStore(headConfig.store.path, logger);
   const noise = await loadNoise(store, headConfig.workload.name, logger, { mode: options.mode ?? headConfig.gate.mode, roundMs: headConfig.gate.roundMs });
 
-  return withMocks(traffic.config, prepared, logger, (config) => withShadowRuntime(options, async ({ runtime, runId, signal }) => {
-    const result = await runGate(
+  return withMocks(traffic, logger, (config, mockStats) => withShadowRuntime(options, async ({ runtime, runId, signal }) => {
+    const gated = await runGate(
       { config, base, aa: options.aa ?? false, ...(baseConfig !== undefined ? { baseConfig } : {}), ...(options.mode ? { mode: options.mode } : {}) },
-      { runtime, load: new AutocannonDriver(), logger, freePort: findFreePort, requests: prepared.requests, runId, signal, ...(noise ? { noise } : {}) },
+      {
+        runtime,
+        load: new AutocannonDriver(),
+        logger,
+        freePort: findFreePort,
+        requests: prepared.requests,
+        runId,
+        signal,
+        ...(noise ? { noise } : {}),
+        // each instance of the response diff gets mocks of its own that always give the first recorded answer
+        ...(Object.keys(config.mocks).length > 0 ? { startDiffMocks: () => startMocks(traffic.config, traffic, logger, "first") } : {}),
+      },
     );
+    const result = { ...gated, mocks: mockStats() };
     if (options.aa && result.blocks >= 2) {
       await store.saveNoise(config.workload.name, noiseProfileOf(result, config.workload.name, new Date()));
       logger.info(`noise of this runner stored in ${store.noiseFileFor(config.workload.name)}`);

@@ -105,7 +105,7 @@ export interface AnonymiseSettings {
   /** names never touched (e.g. a non-secret "token_type") */
   keep: string[];
   /** the user's own value rules, each counted under its name */
-  rules: { name: string; pattern: string; in: AnonymiseWhere[] }[];
+  rules: { name: string; pattern: string; in: AnonymiseWhere[]; flags: string }[];
 }
 
 export const ANONYMISE_WHERE = ["headers", "query", "path", "body", "response"] as const;
@@ -240,9 +240,7 @@ const LEVELS_EXPECTED = "expected load levels as multiples of today's traffic, e
 
 /** "1.5x", "1.5×", "150%" or 1.5: expected traffic growth as a multiple of today's. */
 const growth = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const text = typeof value === "number" ? String(value) : value.trim();
-  const match = /^(\d+(?:\.\d+)?)\s*(x|×|%)?$/i.exec(text);
-  const factor = match ? (match[2] === "%" ? Number(match[1]) / 100 : Number(match[1])) : NaN;
+  const factor = parseMultiple(value) ?? NaN;
   if (!(factor > 1 && factor <= 20)) {
     ctx.addIssue({ code: "custom", message: `expected the expected traffic growth as a multiple above 1 like "1.5x" (at most 20x), got ${show(value)}` });
     return z.NEVER;
@@ -440,9 +438,17 @@ const rawSchema = z.strictObject({
               if (new RegExp(`^(?:${pattern})$`).test("")) ctx.addIssue({ code: "custom", message: "expected a pattern that matches at least one character (this one matches the empty string)" });
             }),
             in: z.array(z.enum(ANONYMISE_WHERE, { error: `expected where it applies: ${ANONYMISE_WHERE.join(", ")}` })).min(1).default([...ANONYMISE_WHERE]),
+            flags: z.string().regex(/^(?!.*(.).*\1)[imsu]*$/, { error: "expected any of the regular-expression flags i, m, s, u, each once" }).default(""),
           }),
-          { error: "expected a list of rules {name, pattern, in}" },
+          { error: "expected a list of rules {name, pattern, in, flags}" },
         )
+        .superRefine((rules, ctx) => {
+          const seen = new Set<string>();
+          rules.forEach((rule, i) => {
+            if (seen.has(rule.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `expected each rule name once (it names the rule's count), got ${JSON.stringify(rule.name)} again` });
+            seen.add(rule.name);
+          });
+        })
         .default([]),
     })
     .default({ headers: [], fields: [], keep: [], rules: [] }),
@@ -469,6 +475,16 @@ const rawSchema = z.strictObject({
       ),
       { error: 'expected a map of external hosts as recorded (like "api.rates.example" or "payments.internal:8443", no scheme) to {env: VARIABLE}' },
     )
+    .superRefine((mocks, ctx) => {
+      // hosts compare case-insensitively and without a default port: two spellings of one host would race for its calls
+      const seen = new Map<string, string>();
+      for (const host of Object.keys(mocks)) {
+        const key = host.toLowerCase().replace(/:(?:80|443)$/, "");
+        const first = seen.get(key);
+        if (first !== undefined) ctx.addIssue({ code: "custom", path: [host], message: `expected each host once: ${JSON.stringify(host)} is ${JSON.stringify(first)} again` });
+        else seen.set(key, host);
+      }
+    })
     .default({}),
 });
 

@@ -4,6 +4,8 @@
  */
 import { markdownTable } from "markdown-table";
 import { describeConfig, escapeText, formatMeasured } from "../report/format.js";
+import { mockLine } from "../report/markdown.js";
+import type { MockSummary } from "../pipeline.js";
 import { diffJson, renderDiffMarkdown, type DiffJson } from "../diff/render.js";
 import { formatPercent, type GateResult } from "./run-gate.js";
 
@@ -48,6 +50,7 @@ export function renderGate(result: GateResult, workload: string): string {
     lines.push(`- Failed or non-2xx answers: base ${(result.failing.base * 100).toFixed(1)}%, head ${(result.failing.head * 100).toFixed(1)}%`);
   }
   for (const warning of result.noiseWarnings) lines.push(`- ⚠️ Noise: ${warning}`);
+  for (const mock of result.mocks ?? []) lines.push(mockLine(mock));
   if (result.diff) {
     lines.push("", "### Responses", "");
     lines.push("report" in result.diff ? renderDiffMarkdown(result.diff.report) : `Responses: not compared (${escapeText(result.diff.error)})`);
@@ -73,6 +76,8 @@ export interface GateJson {
   images: { base: string; head: string };
   configuration: GateResult["configuration"];
   failing: { base: number | null; head: number | null };
+  /** what each external-API mock served during the rounds */
+  mocks: MockSummary[];
   /** the response diff, when gate.diff is on: the report, or why it did not run */
   diff?: (DiffJson & { fails: boolean; requests: number }) | { error: string };
 }
@@ -108,6 +113,7 @@ export function gateJson(result: GateResult): GateJson {
     images: result.images,
     configuration: result.configuration,
     failing: { base: finite(result.failing.base), head: finite(result.failing.head) },
+    mocks: result.mocks ?? [],
     ...(result.diff
       ? { diff: "report" in result.diff ? { ...diffJson(result.diff.report), fails: result.diff.fails, requests: result.diff.requests } : { error: result.diff.error } }
       : {}),

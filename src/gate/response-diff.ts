@@ -4,7 +4,7 @@
  * disagree on is noise, and only head differences above it are reported.
  */
 import { shadowSpecFor } from "../core/apply.js";
-import { errorText } from "../core/errors.js";
+import { abortReason, errorText } from "../core/errors.js";
 import type { RunningShadow } from "../core/ports.js";
 import type { DiffSettings, ShadowgateConfig } from "../config/schema.js";
 import { collectDiff, type DiffReport } from "../diff/compare.js";
@@ -17,7 +17,7 @@ export async function runResponseDiff(
   config: ShadowgateConfig,
   images: { base: string; head: string },
   settings: DiffSettings,
-  deps: Pick<GateDeps, "runtime" | "freePort" | "requests" | "runId" | "signal" | "logger">,
+  deps: Pick<GateDeps, "runtime" | "freePort" | "requests" | "runId" | "signal" | "logger" | "startDiffMocks">,
 ): Promise<ResponseDiffResult> {
   const requests = pickDiffRequests(deps.requests, settings.perRoute, config.shadows.seed, { includeUnsafe: settings.unsafe });
   if (requests.length === 0) {
@@ -28,11 +28,16 @@ export async function runResponseDiff(
     ["baseB", images.base],
     ["head", images.head],
   ] as const;
+  // each instance its own mocks, answering every call with its first recorded response: a shared
+  // mock cycling through a route's recorded answers would hand the three different ones
+  const mocks: { close(): Promise<void> }[] = [];
   const started = await Promise.allSettled(
-    sides.map(async ([side, image]) =>
-      deps.runtime.start(
+    sides.map(async ([side, image]) => {
+      const sideMocks = await deps.startDiffMocks?.();
+      if (sideMocks) mocks.push(sideMocks);
+      return deps.runtime.start(
         shadowSpecFor({
-          workload: config.workload,
+          workload: sideMocks ? { ...config.workload, env: { ...config.workload.env, ...sideMocks.env } } : config.workload,
           catalog: config.parameters,
           config: config.current,
           fraction: config.shadows.fraction,
@@ -41,11 +46,13 @@ export async function runResponseDiff(
           name: `${config.workload.name}-${deps.runId}-diff-${side}`,
         }),
         deps.signal,
-      ),
-    ),
+      );
+    }),
   );
   const shadows = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   try {
+    // a timeout or a signal is the gate's end, not a diff that "did not start"
+    if (deps.signal?.aborted) throw abortReason(deps.signal, "gate aborted");
     const failed = started.findIndex((s) => s.status === "rejected");
     if (failed >= 0) return { error: `the ${sides[failed]![0]} shadow did not start: ${errorText((started[failed] as PromiseRejectedResult).reason)}` };
     const [baseA, baseB, head] = shadows as [RunningShadow, RunningShadow, RunningShadow];
@@ -57,5 +64,6 @@ export async function runResponseDiff(
     return { report: collectDiff(diffSamples(requests, triples)), requests: requests.length };
   } finally {
     await Promise.allSettled(shadows.map((shadow) => shadow.stop()));
+    await Promise.allSettled(mocks.map((mock) => mock.close()));
   }
 }

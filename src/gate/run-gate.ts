@@ -25,6 +25,7 @@ import { describeConfig, formatMeasured, kpiLabel } from "../report/format.js";
 import { BLOCK_ROUNDS, decide, looksFor, perLookConfidence, resolvableRegression, MIN_ROUNDS, type GateDecision, type GateKpiResult, type GateKpiVerdict, type GateRound } from "./compare.js";
 import type { NoiseProfile } from "./noise.js";
 import { runResponseDiff, type ResponseDiffResult } from "./response-diff.js";
+import type { MockSummary } from "../pipeline.js";
 
 export type GateMode = GateSettings["mode"] | "sequential";
 
@@ -41,6 +42,8 @@ export interface GateDeps {
   signal?: AbortSignal;
   /** the runner's noise from an earlier A/A run, if stored */
   noise?: NoiseProfile;
+  /** mocks of the external APIs for one instance of the response diff (its own, answering deterministically) */
+  startDiffMocks?: () => Promise<{ env: Record<string, string>; close(): Promise<void> }>;
 }
 
 export interface GateInput {
@@ -89,6 +92,8 @@ export interface GateResult {
   settings: Pick<GateSettings, "regression" | "confidence" | "inconclusive" | "budgetMs" | "roundMs">;
   /** the response-correctness diff, when gate.diff is on */
   diff?: ResponseDiffResult & { fails: boolean };
+  /** what each external-API mock served during the rounds */
+  mocks?: MockSummary[];
 }
 
 /** More failed or non-2xx answers than base by this share fails the gate whatever the latency. */
@@ -195,18 +200,26 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
   return settings.diff && !aa ? withResponseDiff(gated, await runResponseDiff(config, images, settings.diff, deps), settings) : gated;
 }
 
-/** The diff's findings beside the performance verdict; with gate.diff.fail, a difference fails the gate. */
+/**
+ * The diff's findings beside the performance verdict. With gate.diff.fail a difference fails
+ * the gate, and a diff that could not run leaves a passing gate inconclusive (it was asked to
+ * vouch for the responses and cannot).
+ */
 function withResponseDiff(result: GateResult, diff: ResponseDiffResult, settings: GateSettings): GateResult {
-  const fails = settings.diff!.fail && "report" in diff && diff.report.verdict === "different";
+  const failOnDiff = settings.diff!.fail;
+  const fails = failOnDiff && "report" in diff && diff.report.verdict === "different";
   const note =
     "error" in diff
       ? `Responses were not compared: ${diff.error}.`
       : diff.report.verdict === "different"
         ? `Responses differ from the base's on ${diff.report.routes.filter((r) => r.status.reported || r.fields.length > 0).length} route(s), beyond what two base instances differ by${fails ? " (gate.diff.fail)" : ""}.`
         : undefined;
-  const reasons = note === undefined ? result.reasons : fails ? [note, ...result.reasons] : [...result.reasons, note];
-  if (!fails) return { ...result, reasons, diff: { ...diff, fails } };
-  return { ...result, verdict: "fail", outcome: "fail", reasons, diff: { ...diff, fails } };
+  const withDiff = { ...result, diff: { ...diff, fails } };
+  if (fails) return { ...withDiff, verdict: "fail", outcome: "fail", reasons: [note!, ...result.reasons] };
+  if (failOnDiff && "error" in diff && result.verdict === "pass") {
+    return { ...withDiff, verdict: "inconclusive", outcome: outcomeOf("inconclusive", settings.inconclusive), reasons: [note!, ...result.reasons] };
+  }
+  return { ...withDiff, reasons: note === undefined ? result.reasons : [...result.reasons, note] };
 }
 
 type Pair = { base: RunningShadow; head: RunningShadow };

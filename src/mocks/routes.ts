@@ -83,12 +83,22 @@ export interface ClosestMiss {
 
 export type MockMatch = { route: MockRoute; response: RecordedResponse; latencyMs: number } | { miss: ClosestMiss };
 
-/** Whether a host of the recording is the configured one: equal, or equal once the port is dropped when the configured host has none. */
-/** A recorded host stands for a configured one: equal, or equal but for the port when the configured one has none. */
+/**
+ * Whether a recorded host stands for a configured one (case-insensitive): equal, or equal once
+ * the port is dropped when the configured host has none. A default port (80, 443) on the
+ * configured host is no port: importers record hosts without it.
+ */
 export function sameHost(recorded: string, configured: string): boolean {
-  if (recorded === configured) return true;
-  if (/:\d+$/.test(configured)) return false;
-  return recorded.replace(/:\d+$/, "") === configured;
+  const want = configured.trim().toLowerCase().replace(/:(?:80|443)$/, "");
+  const got = recorded.toLowerCase();
+  if (got === want) return true;
+  if (/:\d+$/.test(want)) return false;
+  return got.replace(/:\d+$/, "") === want;
+}
+
+/** Which of the configured hosts a recorded one stands for, if any. */
+export function mockedHost(recorded: string | undefined, configured: readonly string[]): string | undefined {
+  return recorded === undefined ? undefined : configured.find((host) => sameHost(recorded, host));
 }
 
 function usable(response: RecordedResponse | undefined): response is RecordedResponse {
@@ -107,7 +117,7 @@ export function buildMockRoutes(exchanges: readonly ReplayRequest[], hosts: read
     let recorded = 0;
     let skipped = 0;
     for (const exchange of exchanges) {
-      if (exchange.host === undefined || !sameHost(exchange.host.toLowerCase(), host)) continue;
+      if (exchange.host === undefined || !sameHost(exchange.host, host)) continue;
       recorded++;
       if (!usable(exchange.response)) {
         skipped++;
@@ -140,15 +150,18 @@ export function buildMockRoutes(exchanges: readonly ReplayRequest[], hosts: read
 }
 
 /**
- * Matches live calls against one host's routes and hands out each route's responses in turn.
- * Holds the sequence positions, so a fresh matcher (one per mock server) replays every sequence
- * from its start: each shadow started with its own mock sees the same responses in the same order.
+ * Matches live calls against one host's routes and hands out each route's responses: in turn,
+ * cycling (a load run calls far more often than the recording did), or always the first one
+ * (the response diff: every instance must get the same answer to the same call).
  */
 export class MockMatcher {
   private readonly byEndpoint = new Map<string, MockRoute[]>();
   private readonly cursors = new Map<MockRoute, number>();
 
-  constructor(readonly routes: MockHostRoutes) {
+  constructor(
+    readonly routes: MockHostRoutes,
+    private readonly responses: "cycle" | "first" = "cycle",
+  ) {
     for (const route of routes.routes) {
       const key = `${route.method} ${route.pathname}`;
       const list = this.byEndpoint.get(key);
@@ -165,14 +178,9 @@ export class MockMatcher {
     }
     if (best === undefined) return { miss: closestMiss(this.routes, live) };
     const index = this.cursors.get(best) ?? 0;
-    this.cursors.set(best, (index + 1) % best.responses.length);
+    if (this.responses === "cycle") this.cursors.set(best, (index + 1) % best.responses.length);
     const { response, latencyMs } = best.responses[index]!;
     return { route: best, response, latencyMs };
-  }
-
-  /** start every sequence from its first response again */
-  reset(): void {
-    this.cursors.clear();
   }
 }
 

@@ -20,6 +20,13 @@ export interface MockServerOptions {
   logger?: Logger;
   /** largest request body read, in bytes; larger ones get 413 (default 10 MiB) */
   maxBodyBytes?: number;
+  /** "cycle" (default): repeated calls get the recorded responses in turn; "first": always the first */
+  responses?: "cycle" | "first";
+  /**
+   * Applied to every miss line before it is logged or counted: a live call can carry a value
+   * the recording never had (a real key from the shadow's environment), so the caller scrubs it
+   */
+  scrub?: (text: string) => string;
 }
 
 export interface MockStats {
@@ -40,8 +47,6 @@ export interface MockServer {
   readonly url: string;
   readonly port: number;
   stats(): MockStats;
-  /** start every response sequence from its first response again */
-  reset(): void;
   /** stop listening, drop every connection (idle keep-alive ones too) and pending delayed replies */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -126,6 +131,9 @@ function requestPath(url: string | undefined): string {
   }
 }
 
+/** Miss lines are cut here: a repeated query parameter could make one very long. */
+const MAX_MISS_LINE = 500;
+
 /** Start a mock for one host on 127.0.0.1. Rejects for any other bind address. */
 export async function startMockServer(hostRoutes: MockHostRoutes, options: MockServerOptions): Promise<MockServer> {
   const bind = options.host ?? LOOPBACK;
@@ -135,7 +143,8 @@ export async function startMockServer(hostRoutes: MockHostRoutes, options: MockS
   const factor = latencyFactor(options.latency);
   const logger = options.logger ?? silentLogger;
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const matcher = new MockMatcher(hostRoutes);
+  const matcher = new MockMatcher(hostRoutes, options.responses ?? "cycle");
+  const scrub = options.scrub ?? ((text: string) => text);
   const timers = new Set<NodeJS.Timeout>();
   const perRoute = new Map<MockRoute, number>(hostRoutes.routes.map((route) => [route, 0]));
   const misses = new Map<string, number>();
@@ -169,7 +178,8 @@ export async function startMockServer(hostRoutes: MockHostRoutes, options: MockS
     const result = matcher.match({ method: req.method ?? "GET", path: requestPath(req.url), body });
     if ("miss" in result) {
       unmatched++;
-      const { line, request, closest } = result.miss;
+      const { request, closest } = result.miss;
+      const line = scrub(result.miss.line).slice(0, MAX_MISS_LINE);
       const seen = misses.get(line);
       if (seen !== undefined) misses.set(line, seen + 1);
       else if (misses.size < MAX_MISS_LINES) {
@@ -240,7 +250,6 @@ export async function startMockServer(hostRoutes: MockHostRoutes, options: MockS
         .sort((a, b) => b.count - a.count)
         .slice(0, TOP_MISSES),
     }),
-    reset: () => matcher.reset(),
     close,
     [Symbol.asyncDispose]: close,
   };

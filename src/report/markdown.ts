@@ -375,14 +375,17 @@ export function runFacts(doc: ResultsDoc): string {
   return [
     `- Traffic: ${traffic.replayed} of ${traffic.recorded} recorded requests replayed${traffic.routes !== undefined ? ` over ${traffic.routes} route(s)` : ""}${traffic.skipped > 0 ? ` (${traffic.skipped} skipped)` : ""}, ${load}, ${seconds(traffic.warmupMs)} warm-up + ${seconds(traffic.durationMs)} measured per trial.${sampled ? " Sampled by route; latencies re-weighted to the recorded mix." : ""}`,
     redactions.length > 0 ? `- Pseudonymised before replay: ${redactions.map(([name, n]) => `${escapeText(name)} ×${n}`).join(", ")}.` : "- Nothing needed pseudonymising.",
-    ...traffic.mocks.map(
-      (mock) =>
-        `- Mock of ${inlineCode(mock.host)} (${inlineCode(mock.env)}): ${mock.served} call(s) answered from the recording${mock.unmatched > 0 ? `, ${mock.unmatched} unmatched — ${mock.misses.map((miss) => `${inlineCode(miss.line)} ×${miss.count}`).join("; ")}` : ", none unmatched"}.`,
-    ),
+    ...traffic.mocks.map(mockLine),
     `- Image ${inlineCode(doc.image)}; run ${inlineCode(doc.runId)}; ${doc.trials.length} trial(s), ${doc.failures.length} failed.`,
     ...(doc.search ? [`- ${escapeText(capitalise(doc.search.line))}.`] : []),
     `- Time: ${seconds(t.totalMs)} in all — image ${seconds(t.imageMs)}, shadows start/stop ${seconds(t.startStopMs)}, load ${seconds(t.loadMs)}, training ${seconds(t.trainMs)}, recommendation ${seconds(t.recommendMs)}.`,
   ].join("\n");
+}
+
+/** One external-API mock: what it answered from the recording, and its closest misses. */
+export function mockLine(mock: { host: string; env: string; served: number; unmatched: number; misses: { line: string; count: number }[] }): string {
+  const misses = mock.misses.map((miss) => `${inlineCode(miss.line)} ×${miss.count}`).join("; ");
+  return `- Mock of ${inlineCode(mock.host)} (${inlineCode(mock.env)}): ${mock.served} call(s) answered from the recording${mock.unmatched > 0 ? `, ${mock.unmatched} unmatched — ${misses}` : ", none unmatched"}.`;
 }
 
 const capitalise = (line: string): string => line.charAt(0).toUpperCase() + line.slice(1);

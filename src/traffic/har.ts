@@ -354,18 +354,24 @@ function toRecordedResponse(entry: HarEntry, host: string | undefined, options: 
   return recorded;
 }
 
-/** HAR timings that add up to the entry's time ("ssl" is part of "connect"; -1 is "not applicable"). */
-const TIMINGS = ["blocked", "dns", "connect", "send", "wait", "receive"] as const;
+/** The HAR timings of one exchange on an open connection: what a mock replays. */
+const EXCHANGE_TIMINGS = ["send", "wait", "receive"] as const;
 
-/** entry.time, or the sum of its non-negative timings; undefined when it has neither. */
+/**
+ * The exchange's own time: send + wait + receive when the timings have them (blocked, DNS,
+ * connect and TLS are the recording client's connection setup, which a keep-alive replay does
+ * not pay), else entry.time; undefined when it has neither.
+ */
 function latencyOf(entry: HarEntry): number | undefined {
-  if (typeof entry.time === "number" && Number.isFinite(entry.time) && entry.time >= 0) return entry.time;
   const timings = entry.timings as Record<string, unknown> | null | undefined;
-  if (typeof timings !== "object" || timings === null) return undefined;
-  let sum: number | undefined;
-  for (const name of TIMINGS) {
-    const value = timings[name];
-    if (typeof value === "number" && Number.isFinite(value) && value >= 0) sum = (sum ?? 0) + value;
+  if (typeof timings === "object" && timings !== null) {
+    let sum: number | undefined;
+    for (const name of EXCHANGE_TIMINGS) {
+      const value = timings[name];
+      if (typeof value === "number" && Number.isFinite(value) && value >= 0) sum = (sum ?? 0) + value;
+    }
+    if (sum !== undefined) return sum;
   }
-  return sum;
+  if (typeof entry.time === "number" && Number.isFinite(entry.time) && entry.time >= 0) return entry.time;
+  return undefined;
 }

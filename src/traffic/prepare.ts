@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { ReplayRequest } from "../core/ports.js";
 import type { AnonymiseSettings } from "../config/schema.js";
-import { sameHost } from "../mocks/routes.js";
+import { mockedHost } from "../mocks/routes.js";
 import { Anonymiser } from "./anonymise.js";
 import type { OpenApiRoutes } from "./routes.js";
 import { paceRate, sampleTraffic, type StratumSummary } from "./sample.js";
@@ -19,14 +19,24 @@ export interface TrafficSettings {
   /** "closed", or a multiple of the recorded pace */
   pace: "closed" | number;
   openApi?: OpenApiRoutes;
-  anonymise: AnonymiseSettings;
-  /**
-   * The pseudonymisation key (a secret input). Absent: a fresh random key, so pseudonyms hold
-   * within the run (the mocks still match) but not across runs.
-   */
-  key?: string;
+  /** every exchange goes through it before anything else sees it (see createAnonymiser) */
+  anonymiser: Anonymiser;
   /** hosts whose recorded calls become mocks instead of being replayed */
   mockHosts: string[];
+}
+
+/**
+ * The run's anonymiser. Without a key (a secret input) a fresh random one is drawn, so
+ * pseudonyms hold within the run (the mocks still match) but not across runs.
+ */
+export function createAnonymiser(settings: AnonymiseSettings, key?: string): Anonymiser {
+  return new Anonymiser({
+    key: key ?? randomBytes(32).toString("hex"),
+    headers: settings.headers,
+    fields: settings.fields,
+    keep: settings.keep,
+    rules: settings.rules.map((rule) => ({ name: rule.name, pattern: new RegExp(rule.pattern, rule.flags), in: [...rule.in] })),
+  });
 }
 
 export interface PreparedTraffic {
@@ -38,7 +48,11 @@ export interface PreparedTraffic {
   strata: StratumSummary[];
   /** values replaced, per rule (`header:authorization`, `detector:email`, …) */
   redactions: Record<string, number>;
-  /** anonymised recorded calls to the mocked hosts */
+  /**
+   * anonymised recorded calls to the mocked hosts, as the mocks match them: query parameters
+   * and JSON/form fields whose values anonymisation replaced are left out (the workload sends
+   * its own key, not the recording's pseudonym, so they could never match)
+   */
   mockExchanges: ReplayRequest[];
   /** requests/s the recording shows, when it has times */
   recordedRate?: number;
@@ -47,20 +61,11 @@ export interface PreparedTraffic {
 }
 
 export async function prepareTraffic(recorded: readonly ReplayRequest[], settings: TrafficSettings): Promise<PreparedTraffic> {
-  const anonymiser = new Anonymiser({
-    key: settings.key ?? randomBytes(32).toString("hex"),
-    headers: settings.anonymise.headers,
-    fields: settings.anonymise.fields,
-    keep: settings.anonymise.keep,
-    rules: settings.anonymise.rules.map((rule) => ({ name: rule.name, pattern: new RegExp(rule.pattern), in: [...rule.in] })),
-  });
-  const hosts = settings.mockHosts.map((host) => host.toLowerCase());
-  const isMocked = (request: ReplayRequest): boolean => request.host !== undefined && hosts.some((host) => sameHost(request.host!.toLowerCase(), host));
-
+  const { anonymiser } = settings;
   const inbound: ReplayRequest[] = [];
   const mockExchanges: ReplayRequest[] = [];
   for (const request of recorded) {
-    if (isMocked(request)) mockExchanges.push(anonymiser.request(request));
+    if (mockedHost(request.host, settings.mockHosts) !== undefined) mockExchanges.push(matchable(request, anonymiser.request(request)));
     else {
       // a replayed request's recorded response is not needed (and would only hold memory)
       const { response: _response, ...rest } = request;
@@ -86,4 +91,58 @@ export async function prepareTraffic(recorded: readonly ReplayRequest[], setting
   if (sample.recordedRate !== undefined) prepared.recordedRate = sample.recordedRate;
   if (settings.pace !== "closed") prepared.rate = paceRate(sample.recordedRate, settings.pace);
   return prepared;
+}
+
+/**
+ * A mocked call as its mock matches it: the anonymised call without the query parameters and
+ * JSON or form fields whose values anonymisation changed (a live call carries the workload's
+ * own credential there, never the recording's pseudonym).
+ */
+export function matchable(raw: ReplayRequest, anonymised: ReplayRequest): ReplayRequest {
+  const out: ReplayRequest = { ...anonymised, path: withoutChangedQuery(raw.path, anonymised.path) };
+  if (raw.body !== undefined && anonymised.body !== undefined && raw.body !== anonymised.body) {
+    const body = withoutChangedFields(raw.body, anonymised.body);
+    if (body !== undefined) out.body = body;
+    else delete out.body; // a body anonymised beyond recognition matches any body
+  }
+  return out;
+}
+
+function withoutChangedQuery(rawPath: string, path: string): string {
+  const q = path.indexOf("?");
+  const rq = rawPath.indexOf("?");
+  if (q < 0 || rq < 0) return path;
+  const raw = [...new URLSearchParams(rawPath.slice(rq + 1))];
+  const kept = [...new URLSearchParams(path.slice(q + 1))].filter(([name, value], i) => raw[i]?.[0] !== name || raw[i]?.[1] === value);
+  return kept.length === 0 ? path.slice(0, q) : `${path.slice(0, q)}?${new URLSearchParams(kept).toString()}`;
+}
+
+/** The anonymised body without the fields whose values changed: JSON objects or a form; undefined otherwise. */
+function withoutChangedFields(rawBody: string, body: string): string | undefined {
+  const json = (text: string): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  };
+  const raw = json(rawBody);
+  const anonymised = json(body);
+  if (isObject(raw) && isObject(anonymised)) return JSON.stringify(unchangedFields(raw, anonymised));
+  if (/^[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*$/.test(rawBody)) return withoutChangedQuery(`?${rawBody}`, `?${body}`).slice(1);
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function unchangedFields(raw: Record<string, unknown>, anonymised: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(anonymised)) {
+    const before = raw[name];
+    if (isObject(value) && isObject(before)) out[name] = unchangedFields(before, value);
+    else if (JSON.stringify(value) === JSON.stringify(before)) out[name] = value;
+  }
+  return out;
 }

@@ -373,39 +373,3 @@ export function paceRate(recordedRate: number | undefined, multiplier: number): 
   }
   return rate;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Weighted percentiles
-
-/**
- * The p-th percentile (p in [0, 100]) of `values` where value i counts `weights[i]` times:
- * the smallest value whose cumulative weight reaches p% of the total (the inverse of the
- * weighted empirical CDF; with unit weights, the nearest-rank percentile, as HDR histograms
- * and autocannon report). Exact: no interpolation, no binning; cumulative sums are compared
- * with a relative tolerance of 1e-12 so 0.1 + 0.2 reaches 30% of 1. p = 0 gives the smallest
- * value of positive weight. NaN when there is no positive weight.
- */
-export function weightedPercentile(values: readonly number[], weights: readonly number[], p: number): number {
-  if (values.length !== weights.length) throw new RangeError(`weightedPercentile: expected as many weights as values, got ${weights.length} weights for ${values.length} values`);
-  if (!(p >= 0 && p <= 100)) throw new RangeError(`weightedPercentile: p: expected a percentile in [0, 100], got ${p}`);
-  let total = 0;
-  const order: number[] = [];
-  for (let i = 0; i < values.length; i++) {
-    const w = weights[i]!;
-    if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`weightedPercentile: weights[${i}]: expected a finite number ≥ 0, got ${w}`);
-    if (!Number.isFinite(values[i]!)) throw new RangeError(`weightedPercentile: values[${i}]: expected a finite number, got ${values[i]}`);
-    if (w > 0) {
-      total += w;
-      order.push(i);
-    }
-  }
-  if (order.length === 0) return NaN;
-  order.sort((a, b) => values[a]! - values[b]!);
-  const target = (p / 100) * total - total * 1e-12;
-  let cumulative = 0;
-  for (const i of order) {
-    cumulative += weights[i]!;
-    if (cumulative >= target && cumulative > 0) return values[i]!;
-  }
-  return values[order[order.length - 1]!]!;
-}

@@ -210,6 +210,11 @@ describe("shadowgate gate (in process, real Docker)", () => {
     expect(product!.ignored).toContainEqual(expect.objectContaining({ path: "servedAt", reason: "noise" }));
     // no other route differs (healthz, the 404s)
     expect(doc.diff.routes.filter((route) => route.fields.length > 0).map((route) => route.route)).toEqual(["GET /api/products/{id}"]);
+    // the example's rates API was mocked from the recording during the rounds: every call answered
+    const mocks = (doc as unknown as { mocks: { host: string; served: number; unmatched: number }[] }).mocks;
+    expect(mocks).toEqual([expect.objectContaining({ host: "api.rates.example", unmatched: 0 })]);
+    expect(mocks[0]!.served).toBeGreaterThan(0);
+    expect(result.out).toMatch(/^- Mock of `api\.rates\.example` \(`RATES_API_URL`\): \d+ call\(s\) answered from the recording, none unmatched\.$/m);
     expect(result.out).toMatch(/^### Responses$/m);
     expect(result.out).toMatch(/^Responses: \d+ differences? on 1 route/m);
     expect(result.out).toMatch(/\| `GET \/api\/products\/\{id\}` \| `price.amount` \| 100%/);

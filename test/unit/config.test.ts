@@ -173,7 +173,7 @@ gate: { diff: { requests: 4, fail: true } }
       "shadowgate.yml",
     );
     expect(config.traffic).toMatchObject({ sample: 2000, floor: 5, openapi: "api.yaml", pace: 2 });
-    expect(config.anonymise).toEqual({ headers: ["x-tenant"], fields: ["customerRef"], keep: ["token_type"], rules: [{ name: "employee-id", pattern: "EMP-\\d{6}", in: ["body", "path"] }] });
+    expect(config.anonymise).toEqual({ headers: ["x-tenant"], fields: ["customerRef"], keep: ["token_type"], rules: [{ name: "employee-id", pattern: "EMP-\\d{6}", in: ["body", "path"], flags: "" }] });
     expect(config.mocks).toEqual({ "api.rates.example": { env: "RATES_API_URL", latency: "recorded" }, "pay.internal:8443": { env: "PAY_URL", latency: 0.5 } });
     expect(config.gate.diff).toEqual({ perRoute: 4, unsafe: false, fail: true });
     expect(parseConfigText(`${minimal.trim()}\ngate: { diff: true }\n`, "shadowgate.yml").gate.diff).toEqual({ perRoute: 10, unsafe: false, fail: false });
@@ -187,6 +187,9 @@ gate: { diff: { requests: 4, fail: true } }
     expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: bad, pattern: "(unclosed" }] }\n`).message).toMatch(/anonymise\.rules\[0\]\.pattern: expected a valid regular expression: /);
     expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: empty, pattern: "x*" }] }\n`).message).toMatch(/anonymise\.rules\[0\]\.pattern: expected a pattern that matches at least one character/);
     expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: r, pattern: x, in: [cookies] }] }\n`).message).toMatch(/anonymise\.rules\[0\]\.in\[0\]: expected where it applies: headers, query, path, body, response/);
+    expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: r, pattern: x, flags: g }] }\n`).message).toMatch(/anonymise\.rules\[0\]\.flags: expected any of the regular-expression flags i, m, s, u, each once/);
+    expect(errorOf(`${minimal.trim()}\nanonymise: { rules: [{ name: r, pattern: x }, { name: r, pattern: y }] }\n`).message).toMatch(/anonymise\.rules\[1\]\.name: expected each rule name once/);
+    expect(errorOf(`${minimal.trim()}\nmocks: { api.x: { env: A }, API.X: { env: B } }\n`).message).toMatch(/mocks\.API\.X: expected each host once: "API\.X" is "api\.x" again/);
     expect(errorOf(`${minimal.trim()}\nmocks: { api.rates.example: { url: x } }\n`).message).toMatch(/mocks\.api\.rates\.example/);
     expect(errorOf(`${minimal.trim()}\nmocks: { "http://api.x": { env: X } }\n`).message).toMatch(/mocks\.http:\/\/api\.x: expected a map of external hosts as recorded \(like "api\.rates\.example"/);
     expect(errorOf(`${minimal.trim()}\nmocks: { api.x: { env: X, latency: slow } }\n`).message).toMatch(/mocks\.api\.x\.latency: expected "recorded", "none" or a multiple of the recorded latency like "0\.5x", got "slow"/);

@@ -1,7 +1,8 @@
 import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RecordedResponse, ReplayRequest } from "../../src/core/ports.js";
-import { MockMatcher, buildMockRoutes, startMockServer, type MockServer, type MockServerOptions } from "../../src/mocks/index.js";
+import { MockMatcher, buildMockRoutes } from "../../src/mocks/routes.js";
+import { startMockServer, type MockServer, type MockServerOptions } from "../../src/mocks/server.js";
 
 const HOST = "api.rates.example";
 
@@ -192,8 +193,21 @@ describe("startMockServer", () => {
       seen.push(`${reply.status}:${reply.text}`);
     }
     expect(seen).toEqual(["200:1", "200:2", "503:3", "200:1", "200:2", "503:3", "200:1"]);
-    server.reset();
-    expect((await request(server.url, "GET", "/seq", { agent })).text).toBe("1");
+    // "first": every call gets the first recorded answer (the response diff's instances must agree)
+    const first = await mock([call("GET", "/seq", { body: "1" }), call("GET", "/seq", { body: "2" })], { responses: "first" });
+    for (let i = 0; i < 3; i++) expect((await request(first.url, "GET", "/seq", { agent })).text).toBe("1");
+  });
+
+  it("scrubs and shortens the miss lines it logs and counts", async () => {
+    const warned: string[] = [];
+    const logger = { info: () => undefined, warn: (line: string) => warned.push(line), debug: () => undefined };
+    const server = await mock([call("GET", "/v1/rates?key=abc", { body: "ok" })], { scrub: (text) => text.replace(/LIVE-\w+/g, "[scrubbed]"), logger });
+    expect((await request(server.url, "GET", `/v1/rates?key=LIVE-SECRET&pad=${"x".repeat(900)}`)).status).toBe(502);
+    const [miss] = server.stats().misses;
+    expect(miss!.line).toContain("[scrubbed]");
+    expect(miss!.line).not.toContain("LIVE-SECRET");
+    expect(miss!.line.length).toBeLessThanOrEqual(500);
+    expect(warned.join("\n")).not.toContain("LIVE-SECRET");
   });
 
   it("prefers the most specific matching route", async () => {

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { ReplayRequest } from "../../src/core/ports.js";
 import { mulberry32 } from "../../src/search/random.js";
 import { loadOpenApi, openApiTemplates, pathSegments, RouteTemplater, segmentKind, SIBLING_RULE } from "../../src/traffic/routes.js";
-import { allocate, paceRate, recordedPace, sampleTraffic, weightedPercentile } from "../../src/traffic/sample.js";
+import { allocate, paceRate, recordedPace, sampleTraffic } from "../../src/traffic/sample.js";
 
 const FIXTURE = path.resolve("fixtures/traffic/openapi.yaml");
 
@@ -343,50 +343,5 @@ describe("pace", () => {
     expect(() => paceRate(undefined, 1)).toThrow("pace: the recorded traffic has no recorded pace (fewer than two requests with a time, or all at one instant); use pace: closed");
     expect(() => paceRate(1.5, 0.5)).toThrow("pace: 0.5x the recorded pace of 1.50 requests/s is 0.750 requests/s, below the load generator's minimum of 1/s");
     expect(() => paceRate(10, 0)).toThrow("paceRate: multiplier: expected a number above 0, got 0");
-  });
-});
-
-describe("weightedPercentile", () => {
-  it("with unit weights is the nearest-rank percentile", () => {
-    const values = [15, 20, 35, 40, 50];
-    const ones = values.map(() => 1);
-    expect(weightedPercentile(values, ones, 5)).toBe(15);
-    expect(weightedPercentile(values, ones, 30)).toBe(20);
-    expect(weightedPercentile(values, ones, 40)).toBe(20);
-    expect(weightedPercentile(values, ones, 50)).toBe(35);
-    expect(weightedPercentile(values, ones, 100)).toBe(50);
-    expect(weightedPercentile(values, ones, 0)).toBe(15);
-  });
-
-  it("equals the percentile of the data with each value repeated by its weight", () => {
-    const rng = mulberry32(11);
-    const values = Array.from({ length: 200 }, () => Math.round(rng() * 1000) / 10);
-    const weights = values.map(() => Math.floor(rng() * 6));
-    const expanded = values.flatMap((v, i) => Array.from({ length: weights[i]! }, () => v)).sort((a, b) => a - b);
-    for (const p of [0.1, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 100]) {
-      const rank = Math.max(1, Math.ceil((p / 100) * expanded.length));
-      expect(weightedPercentile(values, weights, p), `p${p}`).toBe(expanded[rank - 1]);
-    }
-  });
-
-  it("re-weights a sample to the recorded mix, ignores zero weights, survives float sums", () => {
-    // a fast route sampled 9:1 against a slow one recorded 1:1
-    const values = [...Array.from({ length: 9 }, () => 10), 100];
-    const weights = [...Array.from({ length: 9 }, () => 1 / 9), 1];
-    expect(weightedPercentile(values, values.map(() => 1), 90)).toBe(10);
-    expect(weightedPercentile(values, weights, 50)).toBe(10);
-    expect(weightedPercentile(values, weights, 51)).toBe(100);
-    expect(weightedPercentile([1, 2, 3], [0.1, 0.2, 0.7], 30)).toBe(2);
-    expect(weightedPercentile([5, 1, 9], [0, 2, 2], 0)).toBe(1);
-    expect(weightedPercentile([5, 1, 9], [3, 0, 0], 99)).toBe(5);
-    expect(weightedPercentile([], [], 50)).toBeNaN();
-    expect(weightedPercentile([1, 2], [0, 0], 50)).toBeNaN();
-  });
-
-  it("rejects mismatched or invalid input", () => {
-    expect(() => weightedPercentile([1, 2], [1], 50)).toThrow("weightedPercentile: expected as many weights as values, got 1 weights for 2 values");
-    expect(() => weightedPercentile([1], [1], 101)).toThrow("weightedPercentile: p: expected a percentile in [0, 100], got 101");
-    expect(() => weightedPercentile([1], [-1], 50)).toThrow("weightedPercentile: weights[0]: expected a finite number ≥ 0, got -1");
-    expect(() => weightedPercentile([NaN], [1], 50)).toThrow("weightedPercentile: values[0]: expected a finite number, got NaN");
   });
 });

@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
 import { importHar, importHarFrom, TrafficError } from "../../src/traffic/har.js";
-import { prepareTraffic, type TrafficSettings } from "../../src/traffic/prepare.js";
+import { createAnonymiser, matchable, prepareTraffic, type TrafficSettings } from "../../src/traffic/prepare.js";
 import type { ReplayRequest } from "../../src/core/ports.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { loadTraffic } from "../../src/app.js";
+import { loadConfig } from "../../src/config/load.js";
 
 function har(entries: unknown[]): string {
   return JSON.stringify({ log: { version: "1.2", creator: { name: "test", version: "1" }, entries } });
@@ -95,9 +100,8 @@ describe("traffic preparation", () => {
     floor: 3,
     seed: 1,
     pace: "closed",
-    anonymise: { headers: [], fields: [], keep: [], rules: [] },
+    anonymiser: createAnonymiser({ headers: [], fields: [], keep: [], rules: [] }, "k"),
     mockHosts: [],
-    key: "k",
     ...overrides,
   });
 
@@ -133,7 +137,7 @@ describe("traffic preparation", () => {
     }
     expect(byPath.get("/item/0")!.headers.authorization).toBe(byPath.get("/item/7")!.headers.authorization);
     expect(byPath.get("/item/0")!.headers.authorization).not.toBe(byPath.get("/item/1")!.headers.authorization);
-    const other = await prepareTraffic(requests, settings({ key: "k2" }));
+    const other = await prepareTraffic(requests, settings({ anonymiser: createAnonymiser({ headers: [], fields: [], keep: [], rules: [] }, "k2") }));
     expect(other.requests.find((r) => r.path === "/item/0")!.headers.authorization).not.toBe(byPath.get("/item/0")!.headers.authorization);
   });
 
@@ -149,6 +153,41 @@ describe("traffic preparation", () => {
     expect(JSON.stringify(prepared.mockExchanges)).not.toContain("live-key-123456");
     expect(JSON.stringify(prepared.mockExchanges)).not.toContain("jane@example.com");
     expect(prepared.mockExchanges[0]!.response!.latencyMs).toBe(12);
+    // the mock matches on what anonymisation left alone: the pseudonymised key is no query to require
+    const keyed = await prepareTraffic(
+      [...requests.slice(0, 2), { method: "POST", path: "/v1/convert?apikey=LIVEKEY123456&base=EUR", headers: { "content-type": "application/json" }, body: '{"amount":12,"password":"hunter2-secret","to":{"currency":"USD","email":"jane@example.com"}}', host: "api.rates.example", response: { status: 200, headers: {}, body: "{}" } }],
+      settings({ mockHosts: ["API.rates.example:443"] }),
+    );
+    expect(keyed.mockExchanges).toHaveLength(1);
+    expect(keyed.mockExchanges[0]!.path).toBe("/v1/convert?base=EUR");
+    expect(JSON.parse(keyed.mockExchanges[0]!.body!)).toEqual({ amount: 12, to: { currency: "USD" } });
+    expect(matchable({ method: "GET", path: "/x?a=1", headers: {}, body: "<xml/>" }, { method: "GET", path: "/x?a=1", headers: {}, body: "<xml a='zz'/>" }).body).toBeUndefined();
     await expect(prepareTraffic(exchanges.slice(10), settings({ mockHosts: ["api.rates.example"] }))).rejects.toThrow(/every recorded request goes to a mocked host \(api.rates.example\)/);
+  });
+});
+
+describe("loading a recording for a run", () => {
+  it("never logs or throws a recorded secret: importer messages are scrubbed with the run's key", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sg-load-"));
+    writeFileSync(
+      path.join(dir, "t.jsonl"),
+      [
+        JSON.stringify({ method: "GET", url: "http://shop.example/ok" }),
+        // a broken line whose text quotes a token and an email
+        '{"method": "GET", "url": "ftp://shop.example/a?token=tok_9f8e7d6c5b4a&email=jane.doe@example.com"}',
+      ].join("\n"),
+    );
+    writeFileSync(path.join(dir, "shadowgate.yml"), "workload: { name: api }\ntraffic: { file: t.jsonl }\n");
+    const warned: string[] = [];
+    const logger = { info: () => undefined, warn: (line: string) => warned.push(line), debug: () => undefined };
+    const loaded = await loadTraffic(await loadConfig(path.join(dir, "shadowgate.yml")), logger);
+    expect(loaded.prepared.requests).toHaveLength(1);
+    expect(warned.join("\n")).toMatch(/skipped/);
+    expect(warned.join("\n")).not.toMatch(/tok_9f8e7d6c5b4a|jane\.doe@example\.com/);
+
+    writeFileSync(path.join(dir, "t.jsonl"), '{"method": "GET", "url": "ftp://x/?email=jane.doe@example.com"}\n');
+    const error = await loadTraffic(await loadConfig(path.join(dir, "shadowgate.yml")), logger).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/no replayable request/);
+    expect(error?.message).not.toContain("jane.doe@example.com");
   });
 });
