@@ -12,9 +12,12 @@
  * the child, which runs this script bundled to plain JavaScript; its RSS before the import is
  * shown beside it). The files are removed afterwards.
  *
- * Three paths: the streaming importer as a run uses it (no response body kept), the same with
- * keepResponseBody accepting every host (memory then grows with the bodies), and readFile +
- * JSON.parse. Prints numbers; asserts nothing.
+ * Four paths: the streaming importer collecting every request (importHar, no response body
+ * kept), the same with keepResponseBody accepting every host (memory then grows with the
+ * bodies), readFile + JSON.parse, and a run's path: streamTraffic handing one request at a
+ * time through anonymisation into the sampler (prepareTraffic, a sample of 2,000), which
+ * holds the sample, never the recording (its peakHeld is printed below the table). Prints
+ * numbers; asserts nothing.
  *
  * Environment: BENCH_MB (default 155), the size of the generated HAR in MB (10^6 bytes);
  * BENCH_RUNS (default 1), runs per path (the median is shown).
@@ -29,6 +32,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { mulberry32, type Rng } from "../src/search/random.js";
 import { importHar } from "../src/traffic/har.js";
+import { createAnonymiser, prepareTraffic } from "../src/traffic/prepare.js";
+import { streamTraffic } from "../src/traffic/read.js";
 
 const MB = 1_000_000;
 const script = fileURLToPath(import.meta.url);
@@ -40,7 +45,13 @@ interface ChildResult {
   peakRssMb: number;
   /** resident set before the import, MiB */
   baseRssMb: number;
+  /** the sampling path: requests sampled, and the most requests the sampler held at once */
+  sampled?: number;
+  peakHeld?: number;
 }
+
+/** The sample a run of the sampling path replays. */
+const SAMPLE = 2000;
 
 const rssMb = () => process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
 
@@ -49,8 +60,22 @@ async function child(mode: string, file: string): Promise<void> {
   const baseRssMb = process.memoryUsage().rss / (1024 * 1024);
   const start = performance.now();
   let requests: number;
+  let sampled: Pick<ChildResult, "sampled" | "peakHeld"> = {};
   if (mode === "streaming") {
     requests = (await importHar(file)).requests.length;
+  } else if (mode === "stream-sample") {
+    // as loadTraffic does it, with the default config: no mocked host, anonymisation on
+    const stream = await streamTraffic(file, "auto");
+    const prepared = await prepareTraffic(stream.requests, {
+      sample: SAMPLE,
+      floor: 3,
+      seed: 1,
+      pace: "closed",
+      anonymiser: createAnonymiser({ headers: [], fields: [], keep: [], rules: [] }),
+      mockHosts: [],
+    });
+    requests = prepared.recorded;
+    sampled = { sampled: prepared.requests.length, peakHeld: prepared.peakHeld };
   } else if (mode === "streaming-bodies") {
     requests = (await importHar(file, { keepResponseBody: () => true })).requests.length;
   } else {
@@ -58,7 +83,7 @@ async function child(mode: string, file: string): Promise<void> {
     requests = doc.log.entries.length;
   }
   const seconds = (performance.now() - start) / 1000;
-  const result: ChildResult = { seconds, requests, peakRssMb: rssMb(), baseRssMb };
+  const result: ChildResult = { seconds, requests, peakRssMb: rssMb(), baseRssMb, ...sampled };
   process.stdout.write(JSON.stringify(result));
 }
 
@@ -224,7 +249,18 @@ async function writeHar(file: string, bytes: number): Promise<{ entries: number 
 async function bundleChild(dir: string): Promise<string> {
   const { build } = await import("esbuild");
   const outfile = path.join(dir, "bench-traffic-child.mjs");
-  await build({ entryPoints: [script], bundle: true, platform: "node", format: "esm", target: "node20", outfile, external: ["esbuild"], logLevel: "warning" });
+  await build({
+    entryPoints: [script],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    external: ["esbuild"],
+    // the run's path pulls in CommonJS dependencies (yaml), which expect require in an ESM bundle
+    banner: { js: "import { createRequire as __sgCreateRequire } from 'node:module';\nconst require = __sgCreateRequire(import.meta.url);" },
+    logLevel: "warning",
+  });
   return outfile;
 }
 
@@ -247,12 +283,14 @@ async function main(): Promise<void> {
     const size = statSync(file).size / MB;
     const childScript = await bundleChild(dir);
     console.log(`# HAR import: ${size.toFixed(1)} MB Chrome-shaped HAR, ${entries} entries (written in ${((performance.now() - written) / 1000).toFixed(1)} s), node ${process.version}, median of ${runs} run(s)\n`);
+    const notes: string[] = [];
     console.log("| path | s | MB/s | peak RSS (MiB) | RSS before import (MiB) | requests |");
     console.log("|---|---:|---:|---:|---:|---:|");
     for (const [mode, label] of [
       ["streaming", "streaming (importHar)"],
       ["streaming-bodies", "streaming, every response body kept"],
       ["json-parse", "readFile + JSON.parse"],
+      ["stream-sample", `streaming import + sample of ${SAMPLE.toLocaleString("en")} (a run's path)`],
     ] as const) {
       const results: ChildResult[] = [];
       for (let run = 0; run < runs; run++) results.push(await runChild(childScript, mode, file));
@@ -260,7 +298,9 @@ async function main(): Promise<void> {
       const peak = medianOf(results.map((r) => r.peakRssMb));
       const base = medianOf(results.map((r) => r.baseRssMb));
       console.log(`| ${label} | ${seconds.toFixed(2)} | ${(size / seconds).toFixed(0)} | ${peak.toFixed(0)} | ${base.toFixed(0)} | ${results[0]!.requests} |`);
+      if (results[0]!.peakHeld !== undefined) notes.push(`${label}: ${results[0]!.sampled} requests sampled; the sampler held at most ${results[0]!.peakHeld} at once`);
     }
+    if (notes.length > 0) console.log(`\n${notes.join("\n")}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

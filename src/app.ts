@@ -11,9 +11,9 @@ import { loadConfig } from "./config/load.js";
 import type { ShadowgateConfig } from "./config/schema.js";
 import type { Logger } from "./core/ports.js";
 import { runPipeline, type MockSummary, type RunResult } from "./pipeline.js";
-import { readTraffic } from "./traffic/read.js";
+import { streamTraffic } from "./traffic/read.js";
 import { createAnonymiser, prepareTraffic, type PreparedTraffic } from "./traffic/prepare.js";
-import { TrafficError } from "./traffic/har.js";
+import { TrafficError, type ImportStream } from "./traffic/har.js";
 import { loadOpenApi, openApiTemplates } from "./traffic/routes.js";
 import { buildMockRoutes, mockedHost } from "./mocks/routes.js";
 import { startMockServer, type MockServer } from "./mocks/server.js";
@@ -128,17 +128,23 @@ export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Pro
   // a scrubber of its own, so the redaction summary counts the traffic only
   const scrubber = createAnonymiser(config.anonymise, key);
   const scrub = (text: string): string => scrubber.text(text);
-  let imported: Awaited<ReturnType<typeof readTraffic>>;
+  const scrubbed = (error: unknown): unknown => (error instanceof TrafficError ? new TrafficError(scrub(error.message)) : error);
+  let imported: ImportStream;
   try {
-    imported = await readTraffic(config.traffic.file, config.traffic.format, { keepResponseBody: (host) => mockedHost(host, mockHosts) !== undefined });
+    imported = await streamTraffic(config.traffic.file, config.traffic.format, { keepResponseBody: (host) => mockedHost(host, mockHosts) !== undefined });
   } catch (error) {
-    throw error instanceof TrafficError ? new TrafficError(scrub(error.message)) : error;
+    throw scrubbed(error);
   }
-  for (const skip of imported.skipped.slice(0, 5)) logger.warn(scrub(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`));
-  if (imported.skippedCount > 5) logger.warn(`${config.traffic.file}: ${imported.skippedCount - 5} more entries skipped`);
-  if (imported.withoutBody) logger.warn(`${config.traffic.file}: ${imported.withoutBody} request(s) left out because they need a body the recording does not have`);
+  // the recording streams through anonymisation into the sampler: its errors come out of the iteration
+  const recorded = (async function* () {
+    try {
+      yield* imported.requests;
+    } catch (error) {
+      throw scrubbed(error);
+    }
+  })();
   const openApi = config.traffic.openapi ? openApiTemplates(await loadOpenApi(config.traffic.openapi), config.traffic.openapi) : undefined;
-  const prepared = await prepareTraffic(imported.requests, {
+  const prepared = await prepareTraffic(recorded, {
     sample: config.traffic.sample,
     floor: config.traffic.floor,
     seed: config.shadows.seed,
@@ -147,6 +153,10 @@ export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Pro
     mockHosts,
     ...(openApi ? { openApi } : {}),
   });
+  const summary = imported.summary();
+  for (const skip of summary.skipped.slice(0, 5)) logger.warn(scrub(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`));
+  if (summary.skippedCount > 5) logger.warn(`${config.traffic.file}: ${summary.skippedCount - 5} more entries skipped`);
+  if (summary.withoutBody) logger.warn(`${config.traffic.file}: ${summary.withoutBody} request(s) left out because they need a body the recording does not have`);
   for (const host of mockHosts) {
     if (!prepared.mockExchanges.some((exchange) => mockedHost(exchange.host, [host]) !== undefined)) {
       throw new Error(`mocks.${host}: ${config.traffic.file} has no recorded call to ${host} to build its mock from`);
@@ -164,7 +174,7 @@ export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Pro
   }
   if (prepared.rate !== undefined) logger.info(`traffic: open model at ${prepared.rate.toFixed(1)} requests/s (${config.traffic.pace}× the recorded ${prepared.recordedRate!.toFixed(1)}/s)`);
   const paced: ShadowgateConfig = prepared.rate === undefined ? config : { ...config, traffic: { ...config.traffic, rate: prepared.rate } };
-  return { prepared, config: paced, skipped: imported.skippedCount, scrub };
+  return { prepared, config: paced, skipped: summary.skippedCount, scrub };
 }
 
 /** Mock servers for the configured external hosts, and the workload environment that points at them. */

@@ -2,12 +2,13 @@
  * Web-server access logs (nginx and Apache "combined", and "common" without the last two
  * fields): method, path and query, referer and user agent. A log has no bodies: a request
  * that needs one (POST, PUT, PATCH) is left out and counted, as is every line that is not a
- * log line. Streamed line by line. `at` is the logged time (when the request was handled;
+ * log line. Streamed line by line (`streamAccessLog`; `importAccessLog` collects, in file
+ * order). `at` is the logged time (when the request was handled;
  * nginx logs it at the end); the response is the logged status, without headers or body; the
  * host is not logged in these formats.
  */
 import type { ReplayRequest } from "../core/ports.js";
-import { cleanHeaders, requestTarget, TrafficError, METHODS, type ImportOptions, type ImportResult } from "./har.js";
+import { cleanHeaders, requestTarget, ImportTally, TrafficError, METHODS, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
 import { readLines } from "./lines.js";
 
 /** host ident user [time] "request" status size ["referer" "user-agent"] */
@@ -32,67 +33,77 @@ export function accessLogTime(text: string): number | undefined {
 
 /** `options` is taken for symmetry with the other importers: an access log records no response body. */
 export async function importAccessLog(file: string, options: ImportOptions = {}): Promise<ImportResult> {
-  void options;
+  const stream = streamAccessLog(file, options);
   const requests: ReplayRequest[] = [];
-  const skipped: ImportResult["skipped"] = [];
-  let skippedCount = 0;
-  let withoutBody = 0;
-  let total = 0;
-  let lineNo = 0;
-  const skip = (reason: string) => {
-    skippedCount++;
-    if (skipped.length < 20) skipped.push({ index: lineNo, reason, where: `${file}:${lineNo}` });
-  };
-  for await (const line of readLines(file)) {
-    lineNo++;
-    if (line.trim() === "") continue;
-    total++;
-    const match = ACCESS_LOG_LINE.exec(line);
-    if (!match) {
-      skip("not an access-log line (combined or common format)");
-      continue;
+  for await (const request of stream.requests) requests.push(request);
+  return { requests, ...stream.summary() };
+}
+
+/**
+ * The requests of an access log as a stream, in file order (see ImportStream); the errors are
+ * importAccessLog's, thrown from the iteration. The summary counts `withoutBody`.
+ */
+export function streamAccessLog(file: string, options: ImportOptions = {}): ImportStream {
+  void options;
+  const tally = new ImportTally();
+  tally.withoutBody = 0;
+  async function* requests(): AsyncGenerator<ReplayRequest> {
+    let yielded = 0;
+    let lineNo = 0;
+    const skip = (reason: string) => tally.skip(lineNo, reason, `${file}:${lineNo}`);
+    for await (const line of readLines(file)) {
+      lineNo++;
+      if (line.trim() === "") continue;
+      tally.total++;
+      const match = ACCESS_LOG_LINE.exec(line);
+      if (!match) {
+        skip("not an access-log line (combined or common format)");
+        continue;
+      }
+      const [, , time, requestLine, status, , referer, userAgent] = match;
+      const parts = requestLine!.split(" ").map(unescape);
+      const method = (parts[0] ?? "").toUpperCase();
+      if (parts.length !== 3 || !/^HTTP\/\d(\.\d)?$/.test(parts[2]!)) {
+        skip(`expected "METHOD /path HTTP/x.y" in the request field, got ${JSON.stringify(requestLine).slice(0, 80)}`);
+        continue;
+      }
+      if (!METHODS.has(method)) {
+        skip(`expected an HTTP method, got ${JSON.stringify(parts[0])}`);
+        continue;
+      }
+      if (NEEDS_BODY.has(method)) {
+        tally.withoutBody!++;
+        skip(`${method} needs a body, which an access log does not record`);
+        continue;
+      }
+      // raw bytes the log decoded (\xHH) go back on the wire percent-encoded, as a client sends them
+      const path = requestTarget(parts[1]!.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run)));
+      if (path === undefined) {
+        skip(`expected a path starting with / or an http(s) URL, got ${JSON.stringify(parts[1]).slice(0, 80)}`);
+        continue;
+      }
+      const pairs: [string, string][] = [];
+      if (userAgent !== undefined && userAgent !== "-") pairs.push(["user-agent", unescape(userAgent)]);
+      if (referer !== undefined && referer !== "-") pairs.push(["referer", unescape(referer)]);
+      const headers = cleanHeaders(pairs);
+      if (typeof headers === "string") {
+        skip(headers);
+        continue;
+      }
+      const request: ReplayRequest = { method, path, headers };
+      const at = accessLogTime(time!);
+      if (at !== undefined) request.at = at;
+      request.response = { status: Number(status), headers: {} };
+      yielded++;
+      yield request;
     }
-    const [, , time, requestLine, status, , referer, userAgent] = match;
-    const parts = requestLine!.split(" ").map(unescape);
-    const method = (parts[0] ?? "").toUpperCase();
-    if (parts.length !== 3 || !/^HTTP\/\d(\.\d)?$/.test(parts[2]!)) {
-      skip(`expected "METHOD /path HTTP/x.y" in the request field, got ${JSON.stringify(requestLine).slice(0, 80)}`);
-      continue;
+    if (yielded === 0) {
+      const first = tally.skipped[0];
+      const why = first ? ` (line ${first.index}: ${first.reason})` : tally.total === 0 ? " (the file has no line)" : "";
+      throw new TrafficError(`${file}: no replayable request in the access log${why}`);
     }
-    if (!METHODS.has(method)) {
-      skip(`expected an HTTP method, got ${JSON.stringify(parts[0])}`);
-      continue;
-    }
-    if (NEEDS_BODY.has(method)) {
-      withoutBody++;
-      skip(`${method} needs a body, which an access log does not record`);
-      continue;
-    }
-    // raw bytes the log decoded (\xHH) go back on the wire percent-encoded, as a client sends them
-    const path = requestTarget(parts[1]!.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run)));
-    if (path === undefined) {
-      skip(`expected a path starting with / or an http(s) URL, got ${JSON.stringify(parts[1]).slice(0, 80)}`);
-      continue;
-    }
-    const pairs: [string, string][] = [];
-    if (userAgent !== undefined && userAgent !== "-") pairs.push(["user-agent", unescape(userAgent)]);
-    if (referer !== undefined && referer !== "-") pairs.push(["referer", unescape(referer)]);
-    const headers = cleanHeaders(pairs);
-    if (typeof headers === "string") {
-      skip(headers);
-      continue;
-    }
-    const request: ReplayRequest = { method, path, headers };
-    const at = accessLogTime(time!);
-    if (at !== undefined) request.at = at;
-    request.response = { status: Number(status), headers: {} };
-    requests.push(request);
   }
-  if (requests.length === 0) {
-    const why = skipped[0] ? ` (line ${skipped[0].index}: ${skipped[0].reason})` : total === 0 ? " (the file has no line)" : "";
-    throw new TrafficError(`${file}: no replayable request in the access log${why}`);
-  }
-  return { requests, total, skipped, skippedCount, withoutBody };
+  return { requests: requests(), summary: () => tally.summary() };
 }
 
 /**

@@ -8,7 +8,8 @@
  * is removed and nothing else of the payload is altered.
  *
  * Files are streamed (gunzipped when they end in `.gz`), so memory holds one record at a time
- * plus the imported requests. Only type-1 records become requests (counted in `total` and
+ * plus the requests kept: `streamGoReplay` hands them on in file order, `importGoReplay`
+ * collects them and orders them by time. Only type-1 records become requests (counted in `total` and
  * `skipped`); responses are counted in neither. As in the HAR importer only the path and query
  * of the request target are kept: replay always targets the shadow's own loopback address.
  * `at` is the request's TIMESTAMP in ms; `host` its Host header (else an absolute target's
@@ -16,10 +17,15 @@
  *
  * Responses: a type-2 record (the original response) is attached to the request with the
  * same ID as `response` {status, headers, body, latencyMs (its LATENCY, ns → ms)}, only when
- * that request was already read (gor writes a request before its response): the importer
- * keeps a map of the requests still waiting for theirs (each entry dropped once answered, and
- * the requests are kept anyway), never a response it has not matched, so memory stays one
- * record plus the requests. The body is kept only for the hosts options.keepResponseBody
+ * that request was already read (gor writes a request before its response), never a
+ * response it has not matched. `importGoReplay` keeps every request waiting for its response
+ * until the end (it holds them all anyway). `streamGoReplay` holds a request back only until
+ * its response arrives or GOREPLAY_RESPONSE_WINDOW (10,000) records have been read after it,
+ * whichever comes first, and then yields it (in file order: a request waits for those before
+ * it), without a response when none came: memory holds at most that many requests, and a
+ * response recorded further than 10,000 records after its request is not attached (gor
+ * writes a response within a few records of its request, unless thousands of requests are in
+ * flight at once). The body is kept only for the hosts options.keepResponseBody
  * accepts, decoded (chunked, gzip, deflate, br) and only when it is text. A response that
  * cannot be read leaves its request without one (the request is still replayed). Type-3
  * records (responses of a replay) are ignored.
@@ -27,22 +33,15 @@
 import type { Readable } from "node:stream";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
-import { cleanResponseHeaders, DROPPED_HEADERS, METHODS, recordedHost, TrafficError, requestTarget, utf8Text, type ImportOptions, type ImportResult } from "./har.js";
+import { cleanResponseHeaders, DROPPED_HEADERS, METHODS, recordedHost, ImportTally, TrafficError, requestTarget, utf8Text, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
 import { fileError, openTraffic } from "./lines.js";
 
 const SEPARATOR = Buffer.from("🐵🙈🙉", "utf8");
 const SEPARATOR_LINE = Buffer.from("🐵🙈🙉\n", "utf8");
-const MAX_SKIPPED_KEPT = 20;
 /** the largest response body kept once decoded */
 const MAX_DECODED_BODY = 64 * 1024 * 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-interface SkippedEntry {
-  index: number;
-  reason: string;
-  where?: string;
-}
 
 interface RawRecord {
   data: Buffer;
@@ -53,54 +52,120 @@ interface RawRecord {
 }
 
 /**
+ * How many records (of any type) a request read by `streamGoReplay` waits for its response at
+ * most: the bound of the requests it holds back (see the module comment).
+ */
+export const GOREPLAY_RESPONSE_WINDOW = 10_000;
+
+/**
  * Import GoReplay files, read in the order given (the caller sorts chunk files by name).
  * Requests are returned sorted by their recorded timestamp (stable: ties keep file order).
  * `label` words the errors about the recording as a whole.
  */
 export async function importGoReplay(files: string[], label: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const tally = new ImportTally();
   const collected: { request: ReplayRequest; timestamp: bigint; seq: number }[] = [];
-  const skipped: SkippedEntry[] = [];
-  let skippedCount = 0;
-  let total = 0;
-  /** requests read whose response has not been: by ID */
-  const waiting = new Map<string, ReplayRequest>();
+  // every request waits for its response to the end: they are all held anyway
+  for await (const { request, timestamp } of goReplayRequests(files, label, options, tally, Infinity)) {
+    collected.push({ request, timestamp, seq: collected.length });
+  }
+  collected.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.seq - b.seq));
+  return { requests: collected.map((c) => c.request), ...tally.summary() };
+}
+
+/**
+ * The requests of GoReplay files (read in the order given) as a stream, in file order (see
+ * ImportStream), each with its response when one arrives within `responseWindow` records
+ * (default GOREPLAY_RESPONSE_WINDOW): at most that many requests are held. The errors are
+ * importGoReplay's, thrown from the iteration.
+ */
+export function streamGoReplay(files: string[], label: string, options: ImportOptions = {}, responseWindow = GOREPLAY_RESPONSE_WINDOW): ImportStream {
+  if (!(responseWindow >= 1)) throw new RangeError(`streamGoReplay: responseWindow: expected a number of records ≥ 1, got ${responseWindow}`);
+  const tally = new ImportTally();
+  async function* requests(): AsyncGenerator<ReplayRequest> {
+    for await (const { request } of goReplayRequests(files, label, options, tally, responseWindow)) yield request;
+  }
+  return { requests: requests(), summary: () => tally.summary() };
+}
+
+interface Waiting {
+  id: string;
+  request: ReplayRequest;
+  timestamp: bigint;
+  /** records read when this request was */
+  read: number;
+  answered: boolean;
+}
+
+/**
+ * The requests of the files in file order, with their recorded TIMESTAMP, counted in `tally`:
+ * each held back until its response is attached or `window` records have been read after it
+ * (Infinity: to the end). Throws the "no replayable request" error at the end when there was none.
+ */
+async function* goReplayRequests(files: string[], label: string, options: ImportOptions, tally: ImportTally, window: number): AsyncGenerator<{ request: ReplayRequest; timestamp: bigint }> {
+  /** requests read and not yet yielded, in file order, from `head` on */
+  const queue: (Waiting | undefined)[] = [];
+  let head = 0;
+  /** requests whose response has not been read: by ID */
+  const waiting = new Map<string, Waiting>();
+  let records = 0;
+  let yielded = 0;
+  /** the requests that may go: the first ones answered or waited for long enough, or all */
+  const ready = (all: boolean): Waiting[] => {
+    const out: Waiting[] = [];
+    while (head < queue.length) {
+      const next = queue[head]!;
+      if (!all && !next.answered && records - next.read < window) break;
+      queue[head++] = undefined;
+      if (!next.answered && waiting.get(next.id) === next) waiting.delete(next.id);
+      out.push(next);
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    return out;
+  };
 
   for (const file of files) {
-    const name = file;
     for await (const record of readRecords(file)) {
+      records++;
       const parsed = parseRecord(record.data);
       if (parsed.kind === "response") {
-        const request = waiting.get(parsed.id);
-        if (request === undefined) continue;
-        waiting.delete(parsed.id);
-        const response = parseResponse(parsed.payload, options.keepResponseBody?.(request.host) ?? false);
-        if (response !== undefined) {
-          if (parsed.latencyNs !== undefined) response.latencyMs = Number(parsed.latencyNs) / 1e6;
-          request.response = response;
+        const held = waiting.get(parsed.id);
+        if (held !== undefined) {
+          waiting.delete(parsed.id);
+          held.answered = true;
+          const response = parseResponse(parsed.payload, options.keepResponseBody?.(held.request.host) ?? false);
+          if (response !== undefined) {
+            if (parsed.latencyNs !== undefined) response.latencyMs = Number(parsed.latencyNs) / 1e6;
+            held.request.response = response;
+          }
         }
-        continue;
+      } else if (parsed.kind !== "ignored") {
+        const index = tally.total++;
+        if (parsed.kind === "request") {
+          const held: Waiting = { id: parsed.id, request: parsed.request, timestamp: parsed.timestamp, read: records, answered: false };
+          queue.push(held);
+          waiting.set(parsed.id, held);
+        } else tally.skip(index, parsed.reason, `${file}: record ${record.ordinal} (line ${record.line})`);
       }
-      if (parsed.kind === "ignored") continue;
-      const index = total++;
-      if (parsed.kind === "request") {
-        collected.push({ request: parsed.request, timestamp: parsed.timestamp, seq: collected.length });
-        waiting.set(parsed.id, parsed.request);
-      } else {
-        skippedCount++;
-        if (skipped.length < MAX_SKIPPED_KEPT) {
-          skipped.push({ index, reason: parsed.reason, where: `${name}: record ${record.ordinal} (line ${record.line})` });
-        }
+      for (const { request, timestamp } of ready(false)) {
+        yielded++;
+        yield { request, timestamp };
       }
     }
   }
+  for (const { request, timestamp } of ready(true)) {
+    yielded++;
+    yield { request, timestamp };
+  }
 
-  if (collected.length === 0) {
-    const first = skipped[0];
+  if (yielded === 0) {
+    const first = tally.skipped[0];
     const why = first ? ` (${first.where}: ${first.reason})` : files.length === 0 ? " (no files given)" : " (no request records found)";
     throw new TrafficError(`${label}: no replayable request in the GoReplay recording${why}`);
   }
-  collected.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.seq - b.seq));
-  return { requests: collected.map((c) => c.request), total, skipped, skippedCount };
 }
 
 /** The records of one file, streamed; file-level failures become TrafficErrors naming the file. */

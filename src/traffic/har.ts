@@ -4,21 +4,24 @@
  * loopback address, never the recorded host (kept beside the request as `host`).
  *
  * The file is streamed (gunzipped when it ends in .gz): har-stream.ts finds each entry of
- * log.entries and this module parses one entry at a time, so memory holds one entry plus the
- * requests kept. HAR files as exporters write them (Chrome, Firefox, mitmproxy, Charles):
+ * log.entries and this module parses one entry at a time. `streamHar` hands the requests on
+ * one at a time in file order, so memory holds one entry; `importHar` collects them (memory
+ * then grows with the requests kept) and orders them by time. HAR files as exporters write
+ * them (Chrome, Firefox, mitmproxy, Charles):
  * - HTTP/2 pseudo-headers (":method", ":path", …) are dropped; ":authority" is the host;
  * - hop-by-hop headers, Host and Content-Length are dropped (the load generator sets its own);
  * - base64 bodies (postData.encoding, response.content.encoding "base64") are decoded;
  * - `response: null` or status 0 (a failed or blocked request) keeps the request, without
  *   a response;
- * - entries are ordered by startedDateTime (stable; an entry without a readable time keeps
- *   its place after the entry before it);
+ * - importHar orders entries by startedDateTime (stable; an entry without a readable time
+ *   keeps its place after the entry before it); streamHar leaves them in file order (the
+ *   sampler orders its sample by time);
  * - custom fields ("_initiator", "_priority", …) are ignored;
  * - a CR, LF or NUL in a header value skips that entry (counted, naming log.entries[i]),
  *   never the whole file; Firefox's Set-Cookie lines joined with LF are kept as they are.
  */
 import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
-import { harEntries, HarFormatError } from "./har-stream.js";
+import { harEntries, HarFormatError, type HarEntryBytes } from "./har-stream.js";
 import { fileError, openTraffic } from "./lines.js";
 
 export class TrafficError extends Error {
@@ -34,6 +37,45 @@ export interface ImportResult {
   skippedCount: number;
   /** of the skipped: requests that need a body the recording does not have (access logs) */
   withoutBody?: number;
+}
+
+/** What an import counted: everything of ImportResult but the requests. */
+export type ImportSummary = Omit<ImportResult, "requests">;
+
+/**
+ * An importer's requests as a stream: yielded one at a time in file order (never collected,
+ * never sorted), counted as they pass, so memory holds what the consumer keeps. `requests`
+ * is iterated once; a file that cannot be read or is not of the format throws from the
+ * iteration, and so does a recording without a replayable request, at its end, with the
+ * same TrafficError the importer's array form throws. `summary()` is complete once the
+ * iteration has ended (before that: the counts so far).
+ */
+export interface ImportStream {
+  requests: AsyncIterable<ReplayRequest>;
+  summary(): ImportSummary;
+}
+
+/** The first skipped entries are kept with their reason; all are counted. */
+const MAX_SKIPPED_KEPT = 20;
+
+/** The counts of an import as it streams (see ImportSummary). */
+export class ImportTally {
+  total = 0;
+  skippedCount = 0;
+  readonly skipped: ImportResult["skipped"] = [];
+  /** set by importers that can leave requests out for want of a body (access logs) */
+  withoutBody: number | undefined;
+
+  skip(index: number, reason: string, where: string): void {
+    this.skippedCount++;
+    if (this.skipped.length < MAX_SKIPPED_KEPT) this.skipped.push({ index, reason, where });
+  }
+
+  summary(): ImportSummary {
+    const summary: ImportSummary = { total: this.total, skipped: [...this.skipped], skippedCount: this.skippedCount };
+    if (this.withoutBody !== undefined) summary.withoutBody = this.withoutBody;
+    return summary;
+  }
 }
 
 /** How an importer reads a recording; every importer takes the same options. */
@@ -148,9 +190,6 @@ export function utf8Text(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** The first skipped entries are kept with their reason; all are counted. */
-const MAX_SKIPPED_KEPT = 20;
-
 /**
  * Import a HAR file (.har, or .har.gz), streamed. Requests come out in startedDateTime order.
  * Throws TrafficError naming the file when it cannot be read, is not a HAR (invalid JSON, with
@@ -170,64 +209,111 @@ export async function importHar(file: string, options: ImportOptions = {}): Prom
  * errors. A failure of the source itself becomes a "cannot read" TrafficError.
  */
 export async function importHarFrom(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, file: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const tally = new ImportTally();
   const kept: { request: ReplayRequest; at: number }[] = [];
-  const share = sharedStrings();
-  const skipped: ImportResult["skipped"] = [];
-  let skippedCount = 0;
-  let total = 0;
   let sorted = true;
   let previous = -Infinity;
-  try {
-    for await (const { index, bytes, offset, responseText } of harEntries(chunks)) {
-      total++;
-      const invalid = (error: unknown) => new TrafficError(`${file}: not a HAR file: invalid JSON (log.entries[${index}], from byte ${offset}: ${(error as Error).message})`);
-      let entry: unknown;
-      // the response body (most of the bytes) is left out of the parse, and parsed only when kept
-      let body: (() => string) | undefined;
-      try {
-        if (responseText === undefined) entry = JSON.parse(bytes.toString("utf8"));
-        else {
-          const { start, end } = responseText;
-          entry = JSON.parse(`${bytes.toString("utf8", 0, start)}null${bytes.toString("utf8", end)}`);
-          body = () => {
-            try {
-              return JSON.parse(bytes.toString("utf8", start, end)) as string;
-            } catch (error) {
-              throw invalid(error);
-            }
-          };
-        }
-      } catch (error) {
-        throw invalid(error);
+  // the kept requests hold every entry's header values: equal ones are shared
+  for await (const request of harRequests(chunks, file, options, tally, sharedStrings())) {
+    // an entry without a readable time keeps its place after the one before it
+    const at = request.at ?? previous;
+    if (at < previous) sorted = false;
+    previous = at;
+    kept.push({ request, at });
+  }
+  if (!sorted) kept.sort((a, b) => a.at - b.at); // stable
+  return { requests: kept.map((k) => k.request), ...tally.summary() };
+}
+
+/**
+ * The requests of a HAR file (.har, or .har.gz) as a stream, in file order (see ImportStream):
+ * memory holds one entry at a time. The errors are importHar's, thrown from the iteration.
+ */
+export function streamHar(file: string, options: ImportOptions = {}): ImportStream {
+  const tally = new ImportTally();
+  async function* requests(): AsyncGenerator<ReplayRequest> {
+    const input = openTraffic(file);
+    try {
+      yield* harRequests(input, file, options, tally);
+    } finally {
+      input.destroy();
+    }
+  }
+  return { requests: requests(), summary: () => tally.summary() };
+}
+
+/** A HAR document read from `chunks` as a stream (see streamHar); `file` only words the errors. */
+export function streamHarFrom(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, file: string, options: ImportOptions = {}): ImportStream {
+  const tally = new ImportTally();
+  return { requests: harRequests(chunks, file, options, tally), summary: () => tally.summary() };
+}
+
+/**
+ * The replayable entries of a HAR document in file order, counted in `tally`; `share`, when
+ * given, makes equal header values one string. Throws the "no replayable request" error at
+ * the end when there was none.
+ */
+async function* harRequests(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  file: string,
+  options: ImportOptions,
+  tally: ImportTally,
+  share?: (value: string) => string,
+): AsyncGenerator<ReplayRequest> {
+  let yielded = 0;
+  const entries = harEntries(chunks);
+  for (;;) {
+    let next: IteratorResult<HarEntryBytes>;
+    try {
+      next = await entries.next();
+    } catch (error) {
+      if (error instanceof TrafficError) throw error;
+      if (error instanceof HarFormatError) {
+        throw new TrafficError(error.kind === "json" ? `${file}: not a HAR file: invalid JSON (${error.message})` : `${file}: not a HAR file: ${error.message}`);
       }
-      const result = toReplayRequest(entry, options, body);
-      if (typeof result === "string") {
-        skippedCount++;
-        if (skipped.length < MAX_SKIPPED_KEPT) skipped.push({ index, reason: result, where: `${file}: log.entries[${index}]` });
-        continue;
+      throw fileError(file, error);
+    }
+    if (next.done) break;
+    const { index, bytes, offset, responseText } = next.value;
+    tally.total++;
+    const invalid = (error: unknown) => new TrafficError(`${file}: not a HAR file: invalid JSON (log.entries[${index}], from byte ${offset}: ${(error as Error).message})`);
+    let entry: unknown;
+    // the response body (most of the bytes) is left out of the parse, and parsed only when kept
+    let body: (() => string) | undefined;
+    try {
+      if (responseText === undefined) entry = JSON.parse(bytes.toString("utf8"));
+      else {
+        const { start, end } = responseText;
+        entry = JSON.parse(`${bytes.toString("utf8", 0, start)}null${bytes.toString("utf8", end)}`);
+        body = () => {
+          try {
+            return JSON.parse(bytes.toString("utf8", start, end)) as string;
+          } catch (error) {
+            throw invalid(error);
+          }
+        };
       }
+    } catch (error) {
+      throw invalid(error);
+    }
+    const result = toReplayRequest(entry, options, body);
+    if (typeof result === "string") {
+      tally.skip(index, result, `${file}: log.entries[${index}]`);
+      continue;
+    }
+    if (share !== undefined) {
       shareValues(result.headers, share);
       if (result.response) shareValues(result.response.headers, share);
       if (result.host !== undefined) result.host = share(result.host);
-      // an entry without a readable time keeps its place after the one before it
-      const at = result.at ?? previous;
-      if (at < previous) sorted = false;
-      previous = at;
-      kept.push({ request: result, at });
     }
-  } catch (error) {
-    if (error instanceof TrafficError) throw error;
-    if (error instanceof HarFormatError) {
-      throw new TrafficError(error.kind === "json" ? `${file}: not a HAR file: invalid JSON (${error.message})` : `${file}: not a HAR file: ${error.message}`);
-    }
-    throw fileError(file, error);
+    yielded++;
+    yield result;
   }
-  if (kept.length === 0) {
-    const why = skipped[0] ? ` (log.entries[${skipped[0].index}]: ${skipped[0].reason})` : total === 0 ? " (log.entries is empty)" : "";
+  if (yielded === 0) {
+    const first = tally.skipped[0];
+    const why = first ? ` (log.entries[${first.index}]: ${first.reason})` : tally.total === 0 ? " (log.entries is empty)" : "";
     throw new TrafficError(`${file}: no replayable request in log.entries${why}`);
   }
-  if (!sorted) kept.sort((a, b) => a.at - b.at); // stable
-  return { requests: kept.map((k) => k.request), total, skipped, skippedCount };
 }
 
 /**

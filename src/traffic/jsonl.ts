@@ -9,34 +9,19 @@
  *    "response": {"status": 200, "headers": {…}, "body": "…", "bodyEncoding": "…",
  *                 "latencyMs": 12.5}}  (optional; null is none)
  *
- * Streamed line by line; a bad line is skipped and counted with its line number. `at` is the
+ * Streamed line by line; a bad line is skipped and counted with its line number. `streamJsonl`
+ * hands the requests on in file order, `importJsonl` collects and orders them by time. `at` is the
  * timestamp; `host` the ":authority" or Host header, else the authority of an absolute url;
  * the response's body is kept only for the hosts options.keepResponseBody accepts.
  */
 import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
-import { cleanHeaders, cleanResponseHeaders, recordedHost, requestTarget, TrafficError, METHODS, utf8Text, type ImportOptions, type ImportResult } from "./har.js";
+import { cleanHeaders, cleanResponseHeaders, recordedHost, requestTarget, ImportTally, TrafficError, METHODS, utf8Text, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
 import { readLines } from "./lines.js";
 
 export async function importJsonl(file: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const stream = streamJsonl(file, options);
   const entries: { at: number; order: number; request: ReplayRequest }[] = [];
-  const skipped: ImportResult["skipped"] = [];
-  let skippedCount = 0;
-  let total = 0;
-  let lineNo = 0;
-  for await (const line of readLines(file)) {
-    lineNo++;
-    if (line.trim() === "" || line.startsWith("#")) continue;
-    total++;
-    const result = parseLine(line, options);
-    if (typeof result === "string") {
-      skippedCount++;
-      if (skipped.length < 20) skipped.push({ index: lineNo, reason: result, where: `${file}:${lineNo}` });
-    } else entries.push({ ...result, order: entries.length });
-  }
-  if (entries.length === 0) {
-    const why = skipped[0] ? ` (line ${skipped[0].index}: ${skipped[0].reason})` : total === 0 ? " (the file has no line)" : "";
-    throw new TrafficError(`${file}: no replayable request in the JSON Lines${why}`);
-  }
+  for await (const request of stream.requests) entries.push({ at: request.at ?? NaN, order: entries.length, request });
   // in recorded order: a line without a timestamp keeps its place after the line before it
   let previous = -Infinity;
   for (const entry of entries) {
@@ -44,7 +29,36 @@ export async function importJsonl(file: string, options: ImportOptions = {}): Pr
     else previous = entry.at;
   }
   entries.sort((a, b) => a.at - b.at || a.order - b.order);
-  return { requests: entries.map((e) => e.request), total, skipped, skippedCount };
+  return { requests: entries.map((e) => e.request), ...stream.summary() };
+}
+
+/**
+ * The requests of a JSON Lines file as a stream, in file order (see ImportStream); the errors
+ * are importJsonl's, thrown from the iteration.
+ */
+export function streamJsonl(file: string, options: ImportOptions = {}): ImportStream {
+  const tally = new ImportTally();
+  async function* requests(): AsyncGenerator<ReplayRequest> {
+    let yielded = 0;
+    let lineNo = 0;
+    for await (const line of readLines(file)) {
+      lineNo++;
+      if (line.trim() === "" || line.startsWith("#")) continue;
+      tally.total++;
+      const result = parseLine(line, options);
+      if (typeof result === "string") tally.skip(lineNo, result, `${file}:${lineNo}`);
+      else {
+        yielded++;
+        yield result.request;
+      }
+    }
+    if (yielded === 0) {
+      const first = tally.skipped[0];
+      const why = first ? ` (line ${first.index}: ${first.reason})` : tally.total === 0 ? " (the file has no line)" : "";
+      throw new TrafficError(`${file}: no replayable request in the JSON Lines${why}`);
+    }
+  }
+  return { requests: requests(), summary: () => tally.summary() };
 }
 
 function parseLine(line: string, options: ImportOptions): { at: number; request: ReplayRequest } | string {

@@ -2,6 +2,8 @@
  * From recorded exchanges to what a run replays: every exchange anonymised first (so nothing
  * personal reaches a route name, a shadow, a mock, a report or the cache), the calls to
  * external hosts split off for the mocks, and a stratified, weighted sample of the rest.
+ * One pass over the recording, which may be a stream (streamTraffic): memory holds the sample
+ * and the mocked calls, never the recording.
  */
 import { randomBytes } from "node:crypto";
 import type { ReplayRequest } from "../core/ports.js";
@@ -9,11 +11,19 @@ import type { AnonymiseSettings } from "../config/schema.js";
 import { mockedHost } from "../mocks/routes.js";
 import { Anonymiser } from "./anonymise.js";
 import type { OpenApiRoutes } from "./routes.js";
-import { paceRate, sampleTraffic, type StratumSummary } from "./sample.js";
+import { MAX_SAMPLE, paceRate, sampleTraffic, type StratumSummary } from "./sample.js";
 
 export interface TrafficSettings {
-  /** a fraction of the recorded requests (≤ 1) or a number of them (> 1) */
+  /**
+   * a fraction of the recorded requests (≤ 1) or a number of them (> 1); a fraction keeps at
+   * most `maxSample` requests
+   */
   sample: number;
+  /**
+   * the most requests a fraction keeps (default MAX_SAMPLE, 100,000): the sampler reads the
+   * recording once, so it holds room for the largest sample a fraction may ask for
+   */
+  maxSample?: number;
   floor: number;
   seed: number;
   /** "closed", or a multiple of the recorded pace */
@@ -58,35 +68,62 @@ export interface PreparedTraffic {
   recordedRate?: number;
   /** the request rate the pace asks for (open model); absent for a closed loop */
   rate?: number;
+  /** the most recorded requests the sampler held at once (see SampleResult.peakHeld): the memory bound in practice */
+  peakHeld: number;
 }
 
-export async function prepareTraffic(recorded: readonly ReplayRequest[], settings: TrafficSettings): Promise<PreparedTraffic> {
+/**
+ * Prepares a recording in one pass: each request is anonymised as it streams by, a call to a
+ * mocked host is kept for the mocks (anonymised, with its response: they are few), any other
+ * goes on to the sampler without its recorded response, so memory is bounded by the sample
+ * (see sampleTraffic; a fraction keeps at most settings.maxSample), not by the recording.
+ * `recorded` is an array or an import's stream (ImportStream.requests): what its iteration
+ * throws (an unreadable file, a recording without a replayable request) is thrown here as it is.
+ */
+export async function prepareTraffic(recorded: Iterable<ReplayRequest> | AsyncIterable<ReplayRequest>, settings: TrafficSettings): Promise<PreparedTraffic> {
   const { anonymiser } = settings;
-  const inbound: ReplayRequest[] = [];
   const mockExchanges: ReplayRequest[] = [];
-  for (const request of recorded) {
-    if (mockedHost(request.host, settings.mockHosts) !== undefined) mockExchanges.push(matchable(request, anonymiser.request(request)));
-    else {
-      // a replayed request's recorded response is not needed (and would only hold memory)
-      const { response: _response, ...rest } = request;
-      inbound.push(anonymiser.request(rest));
+  let inbound = 0;
+  /** the request as the sampler sees it; undefined for a call to a mocked host, kept aside */
+  const replayed = (request: ReplayRequest): ReplayRequest | undefined => {
+    if (mockedHost(request.host, settings.mockHosts) !== undefined) {
+      mockExchanges.push(matchable(request, anonymiser.request(request)));
+      return undefined;
     }
-  }
-  if (inbound.length === 0) throw new Error(`traffic: every recorded request goes to a mocked host (${settings.mockHosts.join(", ")}); none is left to replay into the workload`);
+    inbound++;
+    // a replayed request's recorded response is not needed (and would only hold memory)
+    const { response: _response, ...rest } = request;
+    return anonymiser.request(rest);
+  };
+  const input =
+    typeof (recorded as AsyncIterable<ReplayRequest>)[Symbol.asyncIterator] === "function"
+      ? (async function* () {
+          for await (const request of recorded as AsyncIterable<ReplayRequest>) {
+            const out = replayed(request);
+            if (out !== undefined) yield out;
+          }
+        })()
+      : (function* () {
+          for (const request of recorded as Iterable<ReplayRequest>) {
+            const out = replayed(request);
+            if (out !== undefined) yield out;
+          }
+        })();
 
-  const size = settings.sample <= 1 ? Math.max(1, Math.round(settings.sample * inbound.length)) : settings.sample;
-  const sample = await sampleTraffic(inbound, {
-    size,
+  const sample = await sampleTraffic(input, {
+    ...(settings.sample <= 1 ? { fraction: settings.sample, maxSize: settings.maxSample ?? MAX_SAMPLE } : { size: settings.sample }),
     floor: settings.floor,
     seed: settings.seed,
     ...(settings.openApi ? { openApi: settings.openApi } : {}),
   });
+  if (inbound === 0) throw new Error(`traffic: every recorded request goes to a mocked host (${settings.mockHosts.join(", ")}); none is left to replay into the workload`);
   const prepared: PreparedTraffic = {
     requests: sample.requests,
-    recorded: inbound.length,
+    recorded: inbound,
     strata: sample.strata,
     redactions: anonymiser.summary(),
     mockExchanges,
+    peakHeld: sample.peakHeld,
   };
   if (sample.recordedRate !== undefined) prepared.recordedRate = sample.recordedRate;
   if (settings.pace !== "closed") prepared.rate = paceRate(sample.recordedRate, settings.pace);

@@ -1,14 +1,15 @@
 /**
  * Reads a recorded-traffic file (or a folder of chunk files, in name order) and imports it in
  * the configured format, or the one its first lines show: HAR, JSON Lines, GoReplay, or an
- * access log. Every importer streams its input.
+ * access log. Every importer streams its input; `readTraffic` collects the requests (ordered
+ * by time), `streamTraffic` hands them on one at a time.
  */
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { importHar, TrafficError, type ImportOptions, type ImportResult } from "./har.js";
-import { importJsonl } from "./jsonl.js";
-import { ACCESS_LOG_LINE, importAccessLog } from "./access-log.js";
-import { importGoReplay } from "./goreplay.js";
+import { importHar, streamHar, TrafficError, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
+import { importJsonl, streamJsonl } from "./jsonl.js";
+import { ACCESS_LOG_LINE, importAccessLog, streamAccessLog } from "./access-log.js";
+import { importGoReplay, streamGoReplay } from "./goreplay.js";
 import { readHeadLines } from "./lines.js";
 
 export const TRAFFIC_FORMATS = ["har", "jsonl", "goreplay", "access-log"] as const;
@@ -16,12 +17,7 @@ export type TrafficFormat = (typeof TRAFFIC_FORMATS)[number];
 
 /** `options` apply to every format (which response bodies to keep). */
 export async function readTraffic(file: string, format: "auto" | TrafficFormat, options: ImportOptions = {}): Promise<ImportResult> {
-  const files = await filesOf(file);
-  const detected = format === "auto" ? await detectFormat(files[0]!) : format;
-  if (detected === undefined) {
-    throw new TrafficError(`${files[0]}: unrecognised traffic format: expected a HAR 1.2 file (JSON with log.entries), JSON Lines (one {"method", "url", …} per line), GoReplay (records of "1 id timestamp latency" + the raw request, separated by 🐵🙈🙉) or an access log (nginx/Apache combined); or set traffic.format`);
-  }
-  if (detected !== "goreplay" && files.length > 1) throw new TrafficError(`${file}: a folder of chunk files is read for GoReplay only; give one ${detected} file`);
+  const { files, format: detected } = await resolveTraffic(file, format);
   switch (detected) {
     case "har":
       return importHar(files[0]!, options);
@@ -32,6 +28,37 @@ export async function readTraffic(file: string, format: "auto" | TrafficFormat, 
     case "goreplay":
       return importGoReplay(files, file, options);
   }
+}
+
+/**
+ * The recording as a stream (see ImportStream): the requests one at a time in file order,
+ * never collected, so a recording larger than memory can be sampled. Detection and folders
+ * as readTraffic; a file that cannot be read, is not of the format or has no replayable
+ * request throws from the iteration with readTraffic's error.
+ */
+export async function streamTraffic(file: string, format: "auto" | TrafficFormat, options: ImportOptions = {}): Promise<ImportStream> {
+  const { files, format: detected } = await resolveTraffic(file, format);
+  switch (detected) {
+    case "har":
+      return streamHar(files[0]!, options);
+    case "jsonl":
+      return streamJsonl(files[0]!, options);
+    case "access-log":
+      return streamAccessLog(files[0]!, options);
+    case "goreplay":
+      return streamGoReplay(files, file, options);
+  }
+}
+
+/** The files to read and their format: the configured one, or the one the first file shows. */
+async function resolveTraffic(file: string, format: "auto" | TrafficFormat): Promise<{ files: string[]; format: TrafficFormat }> {
+  const files = await filesOf(file);
+  const detected = format === "auto" ? await detectFormat(files[0]!) : format;
+  if (detected === undefined) {
+    throw new TrafficError(`${files[0]}: unrecognised traffic format: expected a HAR 1.2 file (JSON with log.entries), JSON Lines (one {"method", "url", …} per line), GoReplay (records of "1 id timestamp latency" + the raw request, separated by 🐵🙈🙉) or an access log (nginx/Apache combined); or set traffic.format`);
+  }
+  if (detected !== "goreplay" && files.length > 1) throw new TrafficError(`${file}: a folder of chunk files is read for GoReplay only; give one ${detected} file`);
+  return { files, format: detected };
 }
 
 /** The file, or a folder's files in name order (GoReplay writes numbered chunks). */

@@ -26,6 +26,13 @@
  * at most inferWindow requests during the first pass, then 2·size + floor·routes, routes
  * counting those learned before they settle (at most minDistinct per parent);
  * `peakHeld` reports it.
+ *
+ * A fraction of the input instead of a size (`fraction`) is decided at the end, from the
+ * count read: max(1, round(fraction · read)), capped at `maxSize` (default 100,000,
+ * MAX_SAMPLE). The global reservoir then holds the 2·maxSize smallest keys, which contain
+ * the 2·size smallest whatever the size turns out to be: the sample is the one that `size`
+ * would have drawn (except that a route whose quota would have exceeded its candidates, the
+ * rare draw above, now has enough); memory is bounded by maxSize instead of size.
  */
 import type { ReplayRequest } from "../core/ports.js";
 import { mulberry32 } from "../search/random.js";
@@ -35,9 +42,19 @@ import { RouteTemplater, type OpenApiRoutes } from "./routes.js";
 /** Requests held for route inference before streaming, by default. */
 export const INFER_WINDOW = 20_000;
 
+/** The most requests a `fraction` keeps, by default: a fraction of a recording of any length needs a bound. */
+export const MAX_SAMPLE = 100_000;
+
 export interface SampleOptions {
-  /** requests to keep in total (more when the floors alone exceed it) */
-  size: number;
+  /** requests to keep in total (more when the floors alone exceed it); or give `fraction` */
+  size?: number;
+  /**
+   * instead of `size`: keep this fraction (0 < fraction ≤ 1) of the requests read,
+   * max(1, round(fraction · read)) decided at the end, but at most `maxSize`
+   */
+  fraction?: number;
+  /** with `fraction`: the most requests kept (memory holds up to 2·maxSize); default MAX_SAMPLE (100,000) */
+  maxSize?: number;
   /** requests kept per route at least (all of them when the route has fewer) */
   floor: number;
   /** the seed of the sampling keys: same seed and input → same sample */
@@ -147,7 +164,13 @@ function checkOptions(options: SampleOptions): void {
       throw new RangeError(`sampleTraffic: ${name}: expected ${min === 0 ? "a non-negative" : "a positive"} integer, got ${String(value)}`);
     }
   };
-  integer("size", options.size, 1);
+  if (options.fraction !== undefined) {
+    if (options.size !== undefined) throw new RangeError("sampleTraffic: expected size or fraction, got both");
+    if (typeof options.fraction !== "number" || !(options.fraction > 0 && options.fraction <= 1)) {
+      throw new RangeError(`sampleTraffic: fraction: expected a number above 0 and at most 1, got ${String(options.fraction)}`);
+    }
+    if (options.maxSize !== undefined) integer("maxSize", options.maxSize, 1);
+  } else integer("size", options.size, 1);
   integer("floor", options.floor, 0);
   if (typeof options.seed !== "number" || !Number.isFinite(options.seed)) throw new RangeError(`sampleTraffic: seed: expected a number, got ${String(options.seed)}`);
   if (options.inferWindow !== undefined) integer("inferWindow", options.inferWindow, 1);
@@ -159,11 +182,13 @@ function checkOptions(options: SampleOptions): void {
 /** Samples recorded traffic by route in one pass (see the module comment). */
 export async function sampleTraffic(requests: Iterable<ReplayRequest> | AsyncIterable<ReplayRequest>, options: SampleOptions): Promise<SampleResult> {
   checkOptions(options);
-  const { size, floor } = options;
+  const { fraction, floor } = options;
+  const maxSize = options.maxSize ?? MAX_SAMPLE;
   const window = options.inferWindow ?? INFER_WINDOW;
   const rng = mulberry32(options.seed);
   const pace = new PaceMeter();
-  const global = new BottomK(2 * size);
+  // a fraction's size is known at the end only: room for the largest it may be
+  const global = new BottomK(2 * (fraction === undefined ? options.size! : maxSize));
   const strata = new Map<string, Stratum>();
   let templater = options.templater instanceof RouteTemplater ? options.templater : undefined;
   let pending: { request: ReplayRequest; key: number; index: number }[] = [];
@@ -247,6 +272,7 @@ export async function sampleTraffic(requests: Iterable<ReplayRequest> | AsyncIte
   for (const s of list) for (const item of s.floor.items) if (!item.inGlobal) candidates.get(s)!.push(item);
   for (const items of candidates.values()) items.sort((a, b) => (before(a, b) ? -1 : 1));
 
+  const size = fraction === undefined ? options.size! : Math.min(maxSize, Math.max(1, Math.round(fraction * index)));
   const quotas = allocate(
     list.map((s) => ({ recorded: s.recorded, available: candidates.get(s)!.length })),
     size,
