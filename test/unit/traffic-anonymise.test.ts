@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { isIPv4, isIPv6 } from "node:net";
 import { inspect } from "node:util";
 import type { ReplayRequest } from "../../src/core/ports.js";
-import { AnonymiseError, Anonymiser, type AnonymiseRule, type DetectorName } from "../../src/traffic/anonymise.js";
+import { Anonymiser, type AnonymiseRule, type DetectorName } from "../../src/traffic/anonymise.js";
 import { ibanValid, luhnValid, ORDINARY, piiCorpus } from "../helpers/pii-corpus.js";
 
 const KEY = "test-key-0123456789";

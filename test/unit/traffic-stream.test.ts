@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplayRequest } from "../../src/core/ports.js";
+import { trafficSettings } from "../helpers/traffic-settings.js";
 import { importAccessLog, streamAccessLog } from "../../src/traffic/access-log.js";
 import { GOREPLAY_RESPONSE_WINDOW, importGoReplay, streamGoReplay } from "../../src/traffic/goreplay.js";
 import { importHar, streamHar, TrafficError, type ImportResult, type ImportStream } from "../../src/traffic/har.js";
@@ -35,15 +36,7 @@ const multiset = (requests: readonly ReplayRequest[]) => requests.map((r) => JSO
 /** What the array form returns besides its requests. */
 const summaryOf = ({ requests: _requests, ...summary }: ImportResult) => summary;
 
-const settings = (overrides: Partial<TrafficSettings> = {}): TrafficSettings => ({
-  sample: 1,
-  floor: 3,
-  seed: 1,
-  pace: "closed",
-  anonymiser: createAnonymiser({ headers: [], fields: [], keep: [], rules: [] }, "k"),
-  mockHosts: [],
-  ...overrides,
-});
+const settings = trafficSettings;
 
 // ---------------------------------------------------------------- GoReplay records
 

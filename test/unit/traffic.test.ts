@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
 import { importHar, importHarFrom, TrafficError } from "../../src/traffic/har.js";
-import { createAnonymiser, matchable, prepareTraffic, type TrafficSettings } from "../../src/traffic/prepare.js";
+import { createAnonymiser, matchable, prepareTraffic } from "../../src/traffic/prepare.js";
 import type { ReplayRequest } from "../../src/core/ports.js";
+import { trafficSettings } from "../helpers/traffic-settings.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -95,15 +96,7 @@ describe("traffic preparation", () => {
     headers: { authorization: `Bearer secret-token-${i % 7}`, cookie: "session=abcdef", accept: "application/json" },
     at: 1_700_000_000_000 + i * 100,
   }));
-  const settings = (overrides: Partial<TrafficSettings> = {}): TrafficSettings => ({
-    sample: 1,
-    floor: 3,
-    seed: 1,
-    pace: "closed",
-    anonymiser: createAnonymiser({ headers: [], fields: [], keep: [], rules: [] }, "k"),
-    mockHosts: [],
-    ...overrides,
-  });
+  const settings = trafficSettings;
 
   it("samples a seeded fraction or count, reproducibly, each request weighted by what it stands for", async () => {
     const a = await prepareTraffic(requests, settings({ sample: 0.2, seed: 7 }));
