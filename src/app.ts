@@ -9,7 +9,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "./config/load.js";
 import type { ShadowgateConfig } from "./config/schema.js";
-import type { Logger } from "./core/ports.js";
+import type { LoadDriver, Logger } from "./core/ports.js";
 import { runPipeline, type MockSummary, type RunResult } from "./pipeline.js";
 import { streamTraffic } from "./traffic/read.js";
 import { createAnonymiser, prepareTraffic, type PreparedTraffic } from "./traffic/prepare.js";
@@ -22,6 +22,7 @@ import { TestcontainersRuntime, assertDockerAvailable, engineInfo, installSignal
 import { errorText, InterruptedError } from "./core/errors.js";
 import { findFreePort } from "./shadows/free-port.js";
 import { AutocannonDriver } from "./load/autocannon-driver.js";
+import { OpenModelDriver } from "./load/open-model.js";
 import { renderReport } from "./report/markdown.js";
 import { toResultsJson } from "./report/json.js";
 import type { GitHubPlace, ResultsDoc } from "./results/schema.js";
@@ -74,7 +75,7 @@ export async function runShadowgate(options: RunOptions): Promise<RunOutput> {
   return withMocks(traffic, logger, (config, mockStats) => withShadowRuntime(options, async ({ runtime, runId, signal }) => {
     const result = await runPipeline(config, {
       runtime,
-      load: new AutocannonDriver(),
+      load: loadDriverFor(config),
       store: new LocalFolderStore(config.store.path, logger),
       logger,
       traffic: { requests: prepared.requests, total: prepared.recorded, skipped: traffic.skipped, redactions: prepared.redactions, routes: prepared.strata.length, mocks: mockStats },
@@ -175,6 +176,11 @@ export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Pro
   if (prepared.rate !== undefined) logger.info(`traffic: open model at ${prepared.rate.toFixed(1)} requests/s (${config.traffic.pace}× the recorded ${prepared.recordedRate!.toFixed(1)}/s)`);
   const paced: ShadowgateConfig = prepared.rate === undefined ? config : { ...config, traffic: { ...config.traffic, rate: prepared.rate } };
   return { prepared, config: paced, skipped: summary.skippedCount, scrub };
+}
+
+/** autocannon's closed loop, or the open model when the config paces the load by the recording. */
+export function loadDriverFor(config: ShadowgateConfig): LoadDriver {
+  return config.traffic.pace === "closed" ? new AutocannonDriver() : new OpenModelDriver();
 }
 
 /** Mock servers for the configured external hosts, and the workload environment that points at them. */
@@ -326,7 +332,7 @@ export async function runGateFromConfig(options: GateRunOptions): Promise<GateRu
       { config, base, aa: options.aa ?? false, ...(baseConfig !== undefined ? { baseConfig } : {}), ...(options.mode ? { mode: options.mode } : {}) },
       {
         runtime,
-        load: new AutocannonDriver(),
+        load: loadDriverFor(config),
         logger,
         freePort: findFreePort,
         requests: prepared.requests,

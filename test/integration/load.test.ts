@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LoadOptions, ReplayRequest, RunningShadow } from "../../src/core/ports.js";
 import { AutocannonDriver } from "../../src/load/autocannon-driver.js";
+import { arrivalGaps, OpenModelDriver } from "../../src/load/open-model.js";
 import { replayHeaders, rotationFor, toCannonRequests } from "../../src/load/requests.js";
 import { TestcontainersRuntime, findFreePort } from "../../src/shadows/testcontainers-runtime.js";
 
@@ -185,6 +186,39 @@ describe("AutocannonDriver", () => {
       // throughput is what was really served, never weighted
       expect(Math.abs(mostlySlow.requests - mostlyFast.requests) / even.requests).toBeLessThan(0.35);
     });
+  });
+
+  it("open model: sends on schedule whatever the answers, and counts the queueing an overloaded service causes", async () => {
+    const open = new OpenModelDriver();
+    await withShadow("open", async (shadow) => {
+      const options = { connections: 1, warmupMs: 500, durationMs: 2000, windowMs: 500, timeoutMs: 5000 };
+      const light = await open.run(shadow.url, [{ method: "GET", path: "/work?ms=0", headers: {} }], { ...options, rate: 50 });
+      // 50/s for 2 s, and each answered at once
+      expect(light.sent).toBeGreaterThanOrEqual(99);
+      expect(light.sent).toBeLessThanOrEqual(101);
+      expect(light.requests).toBeGreaterThan(90);
+      expect(light.latency.p50).toBeLessThan(5);
+      expect(light.errors).toBe(0);
+      // 20 ms of CPU per request on one thread serves at most 50/s: at 80/s the queue grows all window long
+      // (the closed loop first: the open run leaves a backlog the service is still working off)
+      const closed = await driver.run(shadow.url, [{ method: "GET", path: "/work?ms=20", headers: {} }], { ...options, connections: 2 });
+      const heavy = await open.run(shadow.url, [{ method: "GET", path: "/work?ms=20", headers: {} }], { ...options, rate: 80 });
+      console.log(`[load] open model at 80/s on a 50/s service: p50 ${heavy.latency.p50.toFixed(0)} ms, p99 ${heavy.latency.p99.toFixed(0)} ms; closed loop of 2: p99 ${closed.latency.p99.toFixed(0)} ms`);
+      expect(heavy.sent).toBeGreaterThanOrEqual(159);
+      expect(heavy.latency.p99).toBeGreaterThan(300);
+      expect(heavy.latency.p99).toBeGreaterThan(4 * closed.latency.p99);
+    });
+  });
+
+  it("open model: arrivals keep the recording's rhythm at the asked mean rate; refuses a missing rate and non-loopback targets", async () => {
+    const at = (ms: number): ReplayRequest => ({ method: "GET", path: "/", headers: {}, at: ms });
+    // recorded gaps 100, 300 (mean 200) at 10/s (mean gap 100 ms): 50 ms, 150 ms, and back to the first after the mean
+    expect(arrivalGaps([at(0), at(100), at(400)], 10)).toEqual([50, 150, 100]);
+    expect(arrivalGaps([{ method: "GET", path: "/", headers: {} }, at(5)], 4)).toEqual([250, 250]);
+    const open = new OpenModelDriver();
+    const options = { connections: 1, warmupMs: 0, durationMs: 1000, windowMs: 500, timeoutMs: 1000 };
+    await expect(open.run("http://127.0.0.1:9", [at(0)], options)).rejects.toThrow(/the open model needs a request rate > 0/);
+    await expect(open.run("http://10.0.0.8:80", [at(0)], { ...options, rate: 5 })).rejects.toThrow(/only loopback/);
   });
 
   it("holds a fixed request rate when asked", async () => {

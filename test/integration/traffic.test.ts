@@ -17,7 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
 import type { ReplayRequest } from "../../src/core/ports.js";
 import { piiCorpus } from "../helpers/pii-corpus.js";
-import { quickExampleConfig, ROOT, shadowgateContainers } from "../helpers/run.js";
+import { arrivalGaps } from "../../src/load/open-model.js";
+import { EXAMPLE, quickExampleConfig, ROOT, shadowgateContainers } from "../helpers/run.js";
 
 interface Captured {
   kind: "request" | "upstream";
@@ -179,5 +180,35 @@ store: { path: ${JSON.stringify(store)} }
     console.log(`[traffic] example p99 with the mock's latency ×20: ${p99(slow).toFixed(1)} ms; with none: ${p99(none).toFixed(1)} ms`);
     expect(p99(slow)).toBeGreaterThan(110);
     expect(p99(slow)).toBeGreaterThan(p99(none) + 50);
+  });
+
+  it("replays at twice the recorded pace as an open model: the request rate the recording shows, doubled, with its rhythm", async () => {
+    // the example's recording: 450 requests to the service over its recorded span
+    const recorded = (JSON.parse(readFileSync(path.join(EXAMPLE, "traffic/recorded.har"), "utf8")) as { log: { entries: { startedDateTime: string; request: { url: string } }[] } }).log.entries.filter(
+      (entry) => !entry.request.url.includes("api.rates.example"),
+    );
+    const times = recorded.map((entry) => Date.parse(entry.startedDateTime)).sort((a, b) => a - b);
+    const pace = (times.length - 1) / ((times.at(-1)! - times[0]!) / 1000);
+    // the rates API's calls are mocked, so only the service's own requests set the pace
+    const { file, dir } = quickExampleConfig({ trials: 1, slo: "{ latency.p99: 1s }", extra: "mocks: { api.rates.example: { env: RATES_API_URL } }" });
+    // 6 s measured: the recording's gaps are irregular, so a short window would hold a noisy count
+    writeFileSync(file, readFileSync(file, "utf8").replace(/duration: 2s, window: 500ms \}/, "duration: 6s, window: 500ms, pace: 2x }"));
+    const json = path.join(dir, "results.json");
+    const result = await run(["--config", file, "--json", json]);
+    expect(result.code, result.err).toBe(0);
+    const doc = JSON.parse(readFileSync(json, "utf8")) as { traffic: { rate?: number }; trials: { anchor: boolean; kpis: Record<string, number> }[] };
+    expect(doc.traffic.rate).toBeCloseTo(2 * pace, 6);
+    const rps = doc.trials.find((trial) => trial.anchor)!.kpis["throughput.rps"]!;
+    // the schedule keeps the recorded gaps, halved: the arrivals in the measured window (after the 1 s warm-up) are known
+    const gaps = arrivalGaps(times.map((at) => ({ method: "GET", path: "/", headers: {}, at })), 2 * pace);
+    let t = 0;
+    let due = 0;
+    for (let i = 0; t < 7000; i = (i + 1) % gaps.length) {
+      if (t >= 1000) due++;
+      t += gaps[i]!;
+    }
+    console.log(`[traffic] recorded pace ${pace.toFixed(2)}/s; at 2x the anchor served ${rps.toFixed(2)}/s; the schedule had ${due} arrivals in the 6 s window (${(due / 6).toFixed(2)}/s)`);
+    expect(Math.abs(rps * 6 - due)).toBeLessThanOrEqual(4);
+    expect(result.out).toMatch(/[\d.]+ requests\/s \(open model\)/);
   });
 });
