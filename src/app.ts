@@ -15,6 +15,7 @@ import { streamTraffic } from "./traffic/read.js";
 import { createAnonymiser, prepareTraffic, type PreparedTraffic } from "./traffic/prepare.js";
 import { TrafficError, type ImportStream } from "./traffic/har.js";
 import { loadOpenApi, openApiTemplates } from "./traffic/routes.js";
+import { MAX_SAMPLE } from "./traffic/sample.js";
 import { buildMockRoutes, mockedHost } from "./mocks/routes.js";
 import { startMockServer, type MockServer } from "./mocks/server.js";
 import { LocalFolderStore } from "./store/local-store.js";
@@ -154,6 +155,9 @@ export async function loadTraffic(config: ShadowgateConfig, logger: Logger): Pro
     mockHosts,
     ...(openApi ? { openApi } : {}),
   });
+  if (config.traffic.sample <= 1 && Math.round(config.traffic.sample * prepared.recorded) > MAX_SAMPLE) {
+    logger.warn(`traffic: ${config.traffic.file} has ${prepared.recorded} requests; a fraction keeps at most ${MAX_SAMPLE} of them (set traffic.sample to a number to choose)`);
+  }
   const summary = imported.summary();
   for (const skip of summary.skipped.slice(0, 5)) logger.warn(scrub(`${skip.where ?? `${config.traffic.file}: entry ${skip.index}`} skipped: ${skip.reason}`));
   if (summary.skippedCount > 5) logger.warn(`${config.traffic.file}: ${summary.skippedCount - 5} more entries skipped`);

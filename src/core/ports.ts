@@ -144,6 +144,12 @@ export interface LoadOptions {
   timeoutMs: number;
   /** called when the warm-up is over and the measured window starts (to start resource sampling) */
   onMeasureStart?: () => void;
+  /**
+   * open model: the request the schedule starts with. Runs compared side by side pass the same;
+   * absent, a run continues where the previous run on the same requests stopped, so successive
+   * runs walk the whole sample
+   */
+  startAt?: number;
 }
 
 export interface LoadDriver {

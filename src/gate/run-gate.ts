@@ -255,7 +255,10 @@ async function measureBlocks(
   let loadMs = 0;
 
   /** One side's measured window (the warm-up first, on a fresh shadow): its KPIs. */
-  const measure = async (shadow: RunningShadow, side: "base" | "head", warm: boolean): Promise<Kpis> => {
+  // with a fixed rate (the open model), each round starts where the last one's schedule ended,
+  // the same request for both sides, so the rounds walk the whole sample
+  const perRound = traffic.rate !== undefined ? Math.max(1, Math.round((traffic.rate * (traffic.warmupMs + settings.roundMs)) / 1000)) : 0;
+  const measure = async (shadow: RunningShadow, side: "base" | "head", warm: boolean, round: number): Promise<Kpis> => {
     let sampler: ReturnType<RunningShadow["sampleResources"]> | undefined;
     const load = await deps.load.run(
       shadow.url,
@@ -266,7 +269,7 @@ async function measureBlocks(
         durationMs: settings.roundMs,
         windowMs: Math.min(traffic.windowMs, settings.roundMs),
         timeoutMs: traffic.timeoutMs,
-        ...(traffic.rate !== undefined ? { rate: traffic.rate } : {}),
+        ...(traffic.rate !== undefined ? { rate: traffic.rate, startAt: (round * perRound) % deps.requests.length } : {}),
         onMeasureStart: () => {
           sampler = shadow.sampleResources();
         },
@@ -302,8 +305,8 @@ async function measureBlocks(
     const n = fixedRounds ?? MIN_ROUNDS * BLOCK_ROUNDS;
     const done = await withPair(0, async (pair) => {
       const baseRounds: Kpis[] = [];
-      for (let i = 0; i < n; i++) baseRounds.push(await timed(() => measure(pair.base, "base", i > 0)));
-      for (let i = 0; i < n; i++) rounds.push({ base: baseRounds[i]!, head: await timed(() => measure(pair.head, "head", i > 0)) });
+      for (let i = 0; i < n; i++) baseRounds.push(await timed(() => measure(pair.base, "base", i > 0, i)));
+      for (let i = 0; i < n; i++) rounds.push({ base: baseRounds[i]!, head: await timed(() => measure(pair.head, "head", i > 0, i)) });
     });
     if (done && "verdict" in done) return done;
     return { rounds, blocks: [aggregate(rounds)], failing, loadMs, decision: decide(rounds, base), blocksInBudget: n, looks: 1 };
@@ -323,7 +326,7 @@ async function measureBlocks(
         // the load that starts first (duet) or runs first (interleaved) alternates: ABBA
         const first = r % 2 === 0 ? "base" : "head";
         const second = first === "base" ? "head" : "base";
-        const side = (s: "base" | "head") => measure(pair[s], s, warm);
+        const side = (s: "base" | "head") => measure(pair[s], s, warm, rounds.length + r);
         const [x, y] =
           mode === "duet" ? await timed(() => Promise.all([side(first), side(second)])) : [await timed(() => side(first)), await timed(() => side(second))];
         measuredNow.push(first === "base" ? { base: x, head: y } : { base: y, head: x });

@@ -30,29 +30,45 @@ export interface OpenModelOptions {
   maxSockets?: number;
 }
 
-/** Gaps between arrivals, ms, one per request (the last one's leads back to the first), with mean 1000 / rate. */
+/** A recorded gap counts at most this many median gaps: a night's pause must not empty a window. */
+const MAX_GAP_FACTOR = 10;
+
+/**
+ * Gaps between arrivals, ms, one per request (the last one's leads back to the first), with
+ * mean 1000 / rate: the recorded gaps (each at most MAX_GAP_FACTOR median gaps), rescaled.
+ */
 export function arrivalGaps(requests: readonly ReplayRequest[], rate: number): number[] {
   const mean = 1000 / rate;
   const times = requests.map((request) => request.at);
   const timed = times.every((at): at is number => typeof at === "number" && Number.isFinite(at));
   if (!timed || requests.length < 2) return requests.map(() => mean);
-  const gaps = times.map((at, i) => (i + 1 < times.length ? Math.max(0, times[i + 1]! - at) : NaN));
-  const recorded = gaps.slice(0, -1);
+  const recorded = times.slice(0, -1).map((at, i) => Math.max(0, times[i + 1]! - at));
   const average = recorded.reduce((a, b) => a + b, 0) / recorded.length;
   if (!(average > 0)) return requests.map(() => mean);
-  gaps[gaps.length - 1] = average; // from the last request back to the first: a typical gap
-  return gaps.map((gap) => (gap / average) * mean);
+  const median = [...recorded].sort((a, b) => a - b)[Math.floor(recorded.length / 2)]!;
+  const clamped = recorded.map((gap) => Math.min(gap, MAX_GAP_FACTOR * (median > 0 ? median : average)));
+  // from the last request back to the first: a typical gap
+  const gaps = [...clamped, clamped.reduce((a, b) => a + b, 0) / clamped.length];
+  const total = gaps.reduce((a, b) => a + b, 0);
+  return gaps.map((gap) => (gap / total) * gaps.length * mean);
 }
 
 export class OpenModelDriver implements LoadDriver {
   private readonly logger: Logger;
   private readonly maxSockets: number;
+  /** where the next run on the same request list starts (runs walk the whole sample) */
+  private readonly resumeAt = new WeakMap<ReplayRequest[], number>();
 
   constructor(options: OpenModelOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.maxSockets = options.maxSockets ?? 256;
   }
 
+  /**
+   * Requests scheduled in the measured window are the measured ones, whenever they end: after
+   * the window the driver waits for them (at most timeoutMs), so the slowest are not dropped.
+   * Each has a deadline of its scheduled time + timeoutMs, waiting for a socket included.
+   */
   async run(baseUrl: string, requests: ReplayRequest[], options: LoadOptions, signal?: AbortSignal): Promise<OpenModelResult> {
     if (options.rate === undefined || !(options.rate > 0)) throw new Error(`load: the open model needs a request rate > 0, got ${options.rate}`);
     if (!(options.durationMs > 0) || !(options.warmupMs >= 0) || !(options.windowMs > 0) || !(options.timeoutMs > 0)) {
@@ -72,12 +88,13 @@ export class OpenModelDriver implements LoadDriver {
     let non2xx = 0;
     let warmupRequests = 0;
     let sent = 0;
-    const inFlight = new Set<http.ClientRequest>();
+    /** in scheduled order, so deadlines are in order too */
+    const inFlight = new Map<http.ClientRequest, { deadline: number; end: (timedOut: boolean) => void }>();
 
     const t0 = performance.now();
     const measureFrom = t0 + options.warmupMs;
     const measureUntil = measureFrom + options.durationMs;
-    const inWindow = (time: number) => time >= measureFrom && time < measureUntil;
+    const measured = (scheduled: number) => scheduled >= measureFrom && scheduled < measureUntil;
     let measuring = false;
     const startMeasuring = (): void => {
       if (measuring) return;
@@ -92,78 +109,87 @@ export class OpenModelDriver implements LoadDriver {
     /** One request, sent at its scheduled time; its latency counts from then. */
     const send = (index: number, scheduled: number): void => {
       const request = prepared[index]!;
-      if (scheduled < measureFrom) warmupRequests++;
-      else sent++;
+      const counted = measured(scheduled);
+      if (counted) sent++;
+      else warmupRequests++;
       const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, headers: request.headers, agent });
-      inFlight.add(req);
-      // each request ends once: answered, timed out or failed (a destroyed request still emits "error")
-      let ended = false;
-      const end = (): boolean => {
-        if (ended || !inFlight.has(req)) return false;
-        ended = true;
-        inFlight.delete(req);
-        return true;
+      // each request ends once: answered, past its deadline or failed (a destroyed one still emits "error")
+      const end = (timedOut: boolean, status?: number): void => {
+        if (!inFlight.delete(req)) return;
+        if (status === undefined) req.destroy();
+        settled();
+        if (!counted) return;
+        if (status === undefined) {
+          errors++;
+          if (timedOut) timeouts++;
+          return;
+        }
+        const now = performance.now();
+        recorder.record(now - scheduled, scheduled - measureFrom, request.weight);
+        statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+        if (status < 200 || status >= 300) non2xx++;
       };
-      const failed = (timedOut: boolean): void => {
-        if (!end() || !inWindow(performance.now())) return;
-        errors++;
-        if (timedOut) timeouts++;
-      };
-      req.setTimeout(options.timeoutMs, () => {
-        failed(true);
-        req.destroy();
-      });
-      req.on("error", () => failed(false));
+      inFlight.set(req, { deadline: scheduled + options.timeoutMs, end });
+      req.on("error", () => end(false));
       req.on("response", (res) => {
         res.resume();
-        res.on("error", () => failed(false));
-        res.on("end", () => {
-          if (!end()) return;
-          const now = performance.now();
-          if (!inWindow(now)) return;
-          recorder.record(now - scheduled, now - measureFrom, request.weight);
-          const status = res.statusCode ?? 0;
-          statusCodes[status] = (statusCodes[status] ?? 0) + 1;
-          if (status < 200 || status >= 300) non2xx++;
-        });
+        res.on("error", () => end(false));
+        res.on("end", () => end(false, res.statusCode ?? 0));
       });
       req.end(request.body);
     };
 
-    // the schedule: fire every arrival that is due, then sleep until the next one
-    let index = 0;
+    // the schedule: fire every arrival that is due, then sleep until the next one (or the
+    // start of the measured window, or its end); past the end, wait for the measured ones
+    const start = options.startAt ?? this.resumeAt.get(requests) ?? 0;
+    let index = ((start % prepared.length) + prepared.length) % prepared.length;
     let next = t0;
     let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
+    let scheduling = true;
     let finish: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    const tick = (): void => {
-      if (stopped) return;
-      const now = performance.now();
-      if (now >= measureFrom) startMeasuring();
-      if (now >= measureUntil) return stop();
-      while (next <= now && next < measureUntil) {
-        send(index, next);
-        next += gaps[index]!;
-        index = (index + 1) % prepared.length;
-      }
-      timer = setTimeout(tick, Math.max(0, Math.min(next, measureUntil) - performance.now()));
+    const settled = (): void => {
+      if (!scheduling && inFlight.size === 0) finish();
     };
-    const stop = (): void => {
-      if (stopped) return;
-      stopped = true;
+    const expire = (now: number): void => {
+      for (const [, { deadline, end }] of inFlight) {
+        if (deadline > now) break;
+        end(true);
+      }
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      expire(now);
+      if (scheduling) {
+        if (now >= measureFrom) startMeasuring();
+        while (next <= now && next < measureUntil) {
+          send(index, next);
+          next += gaps[index]!;
+          index = (index + 1) % prepared.length;
+        }
+        if (now >= measureUntil) {
+          scheduling = false;
+          this.resumeAt.set(requests, index);
+        }
+      }
+      if (!scheduling && inFlight.size === 0) return finish();
+      const first = inFlight.values().next().value?.deadline ?? Infinity;
+      const wake = scheduling ? Math.min(next, measuring ? measureUntil : measureFrom, first) : first;
+      timer = setTimeout(tick, Math.max(0, Math.min(wake, now + 1000) - performance.now()));
+    };
+    const onAbort = (): void => {
+      scheduling = false;
       clearTimeout(timer);
       finish();
     };
-    const onAbort = (): void => stop();
     signal?.addEventListener("abort", onAbort, { once: true });
     tick();
     try {
       await done;
     } finally {
+      clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      // answers still on their way after the window are not measured: end them now
-      for (const req of inFlight) req.destroy();
+      for (const req of [...inFlight.keys()]) req.destroy();
       inFlight.clear();
       agent.destroy();
     }
@@ -172,8 +198,7 @@ export class OpenModelDriver implements LoadDriver {
       throw abortReason(signal, "load aborted");
     }
 
-    const elapsedMs = Math.max(1, Math.min(performance.now(), measureUntil) - measureFrom);
-    const durationS = elapsedMs / 1000;
+    const durationS = options.durationMs / 1000;
     const result: OpenModelResult = {
       requests: recorder.count,
       durationS,
@@ -181,14 +206,14 @@ export class OpenModelDriver implements LoadDriver {
       latency: recorder.summary(),
       errors,
       non2xx,
-      windows: recorder.windowStats(elapsedMs),
+      windows: recorder.windowStats(options.durationMs),
       timeouts,
       statusCodes,
       warmupRequests,
       sent,
     };
     recorder.destroy();
-    this.logger.debug(`load ${url.origin} (open model, ${options.rate.toFixed(1)}/s): ${sent} sent, ${result.requests} answered in ${durationS.toFixed(2)} s, p99 ${result.latency.p99.toFixed(3)} ms, ${errors} errors`);
+    this.logger.debug(`load ${url.origin} (open model, ${options.rate.toFixed(1)}/s): ${sent} sent, ${result.requests} answered, p99 ${result.latency.p99.toFixed(3)} ms, ${errors} errors (${timeouts} past their deadline)`);
     if (result.requests === 0) this.logger.warn(`load ${url.origin}: no responses in the measured window (${errors} errors)`);
     return result;
   }

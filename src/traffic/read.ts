@@ -1,8 +1,11 @@
 /**
  * Reads a recorded-traffic file (or a folder of chunk files, in name order) and imports it in
  * the configured format, or the one its first lines show: HAR, JSON Lines, GoReplay, or an
- * access log. Every importer streams its input; `readTraffic` collects the requests (ordered
- * by time), `streamTraffic` hands them on one at a time.
+ * access log. Every importer streams its input; `readTraffic` collects the requests (HAR,
+ * JSON Lines and GoReplay ordered by time, an access log as written), `streamTraffic` hands
+ * them on one at a time in file order. The sampler draws by iteration order, so on a
+ * recording that is not in time order the two can sample differently for one seed; runs use
+ * `streamTraffic`.
  */
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
