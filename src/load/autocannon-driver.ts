@@ -12,7 +12,7 @@
 import { abortReason, silentLogger } from "../core/errors.js";
 import autocannon from "autocannon";
 import type { LoadDriver, LoadOptions, LoadResult, Logger, ReplayRequest } from "../core/ports.js";
-import { LatencyRecorder } from "./latency.js";
+import { LoadTally } from "./latency.js";
 import { assertLoopback, rotated, rotationFor, toCannonRequests } from "./requests.js";
 
 
@@ -75,11 +75,7 @@ export class AutocannonDriver implements LoadDriver {
     const timeoutS = Math.max(1, options.timeoutMs / 1000);
     if (options.timeoutMs < 1000) this.logger.debug(`load: timeout ${options.timeoutMs} ms raised to autocannon's minimum of 1 s`);
 
-    const recorder = new LatencyRecorder(options.windowMs);
-    const statusCodes: Record<number, number> = {};
-    let errors = 0;
-    let timeouts = 0;
-    let non2xx = 0;
+    const tally = new LoadTally(options.windowMs);
     let warmupRequests = 0;
     let nextConnection = 0;
     /** autocannon's Client has destroy() (lib/httpClient.js); @types/autocannon omits it */
@@ -114,15 +110,12 @@ export class AutocannonDriver implements LoadDriver {
         return;
       }
       if (now >= measureUntil) return;
-      recorder.record(responseTime, now - measureFrom, answeredWeight);
-      statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
-      if (statusCode < 200 || statusCode >= 300) non2xx++;
+      tally.response(statusCode, responseTime, now - measureFrom, answeredWeight);
     });
     instance.on("reqError", (error: Error) => {
       const now = performance.now();
       if (now < measureFrom || now >= measureUntil) return;
-      errors++;
-      if (error?.message === "request timed out") timeouts++;
+      tally.failure(error?.message === "request timed out");
     });
 
     let measuring = false;
@@ -160,33 +153,17 @@ export class AutocannonDriver implements LoadDriver {
       stop();
     }
     if (signal?.aborted) {
-      recorder.destroy();
+      tally.destroy();
       throw abortReason(signal, "load aborted");
     }
 
-    const elapsedMs = Math.max(1, measureUntil - measureFrom);
-    const durationS = elapsedMs / 1000;
-    const count = recorder.count;
-    const result: AutocannonLoadResult = {
-      requests: count,
-      durationS,
-      rps: count / durationS,
-      latency: recorder.summary(),
-      errors,
-      non2xx,
-      windows: recorder.windowStats(elapsedMs),
-      timeouts,
-      statusCodes,
-      warmupRequests,
-      connections,
-    };
-    recorder.destroy();
+    const result: AutocannonLoadResult = { ...tally.result(Math.max(1, measureUntil - measureFrom)), warmupRequests, connections };
     const l = result.latency;
     this.logger.debug(
-      `load ${url.origin}: ${count} responses in ${durationS.toFixed(2)} s (${result.rps.toFixed(0)} req/s), ` +
-        `p50 ${l.p50.toFixed(3)} p99 ${l.p99.toFixed(3)} max ${l.max.toFixed(3)} ms, ${errors} errors, ${non2xx} non-2xx`,
+      `load ${url.origin}: ${result.requests} responses in ${result.durationS.toFixed(2)} s (${result.rps.toFixed(0)} req/s), ` +
+        `p50 ${l.p50.toFixed(3)} p99 ${l.p99.toFixed(3)} max ${l.max.toFixed(3)} ms, ${result.errors} errors, ${result.non2xx} non-2xx`,
     );
-    if (count === 0) this.logger.warn(`load ${url.origin}: no responses in the measured window (${errors} errors)`);
+    if (result.requests === 0) this.logger.warn(`load ${url.origin}: no responses in the measured window (${result.errors} errors)`);
     return result;
   }
 }

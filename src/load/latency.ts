@@ -5,7 +5,7 @@
  * 2.048 ms, within 0.1% above), for the whole window and per sub-window by arrival time.
  */
 import { build, type Histogram } from "hdr-histogram-js";
-import type { WindowStats } from "../core/ports.js";
+import type { LoadResult, WindowStats } from "../core/ports.js";
 
 function newHistogram(): Histogram {
   // 64-bit counts: a weighted response adds up to WEIGHT_SCALE × its relative weight
@@ -123,5 +123,53 @@ export class LatencyRecorder {
   destroy(): void {
     this.total.destroy();
     for (const w of this.windows) w.destroy();
+  }
+}
+
+/** What a load run counts in its measured window, whichever driver sends the requests. */
+export class LoadTally {
+  readonly recorder: LatencyRecorder;
+  readonly statusCodes: Record<number, number> = {};
+  errors = 0;
+  /** of `errors`, how many timed out */
+  timeouts = 0;
+  non2xx = 0;
+
+  constructor(windowMs: number) {
+    this.recorder = new LatencyRecorder(windowMs);
+  }
+
+  response(status: number, latencyMs: number, sinceStartMs: number, weight = 1): void {
+    this.recorder.record(latencyMs, sinceStartMs, weight);
+    this.statusCodes[status] = (this.statusCodes[status] ?? 0) + 1;
+    if (status < 200 || status >= 300) this.non2xx++;
+  }
+
+  failure(timedOut: boolean): void {
+    this.errors++;
+    if (timedOut) this.timeouts++;
+  }
+
+  /** the result over a measured window of `elapsedMs`; frees the histograms */
+  result(elapsedMs: number): LoadResult & { timeouts: number; statusCodes: Record<number, number> } {
+    const durationS = elapsedMs / 1000;
+    const count = this.recorder.count;
+    const result = {
+      requests: count,
+      durationS,
+      rps: count / durationS,
+      latency: this.recorder.summary(),
+      errors: this.errors,
+      non2xx: this.non2xx,
+      windows: this.recorder.windowStats(elapsedMs),
+      timeouts: this.timeouts,
+      statusCodes: this.statusCodes,
+    };
+    this.recorder.destroy();
+    return result;
+  }
+
+  destroy(): void {
+    this.recorder.destroy();
   }
 }

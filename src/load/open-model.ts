@@ -12,7 +12,7 @@
 import http from "node:http";
 import { abortReason, silentLogger } from "../core/errors.js";
 import type { LoadDriver, LoadOptions, LoadResult, Logger, ReplayRequest } from "../core/ports.js";
-import { LatencyRecorder } from "./latency.js";
+import { LoadTally } from "./latency.js";
 import { assertLoopback, toCannonRequests } from "./requests.js";
 
 export interface OpenModelResult extends LoadResult {
@@ -81,11 +81,7 @@ export class OpenModelDriver implements LoadDriver {
     if (signal?.aborted) throw abortReason(signal, "load aborted");
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: this.maxSockets });
-    const recorder = new LatencyRecorder(options.windowMs);
-    const statusCodes: Record<number, number> = {};
-    let errors = 0;
-    let timeouts = 0;
-    let non2xx = 0;
+    const tally = new LoadTally(options.windowMs);
     let warmupRequests = 0;
     let sent = 0;
     /** in scheduled order, so deadlines are in order too */
@@ -119,15 +115,8 @@ export class OpenModelDriver implements LoadDriver {
         if (status === undefined) req.destroy();
         settled();
         if (!counted) return;
-        if (status === undefined) {
-          errors++;
-          if (timedOut) timeouts++;
-          return;
-        }
-        const now = performance.now();
-        recorder.record(now - scheduled, scheduled - measureFrom, request.weight);
-        statusCodes[status] = (statusCodes[status] ?? 0) + 1;
-        if (status < 200 || status >= 300) non2xx++;
+        if (status === undefined) tally.failure(timedOut);
+        else tally.response(status, performance.now() - scheduled, scheduled - measureFrom, request.weight);
       };
       inFlight.set(req, { deadline: scheduled + options.timeoutMs, end });
       req.on("error", () => end(false));
@@ -194,27 +183,13 @@ export class OpenModelDriver implements LoadDriver {
       agent.destroy();
     }
     if (signal?.aborted) {
-      recorder.destroy();
+      tally.destroy();
       throw abortReason(signal, "load aborted");
     }
 
-    const durationS = options.durationMs / 1000;
-    const result: OpenModelResult = {
-      requests: recorder.count,
-      durationS,
-      rps: recorder.count / durationS,
-      latency: recorder.summary(),
-      errors,
-      non2xx,
-      windows: recorder.windowStats(options.durationMs),
-      timeouts,
-      statusCodes,
-      warmupRequests,
-      sent,
-    };
-    recorder.destroy();
-    this.logger.debug(`load ${url.origin} (open model, ${options.rate.toFixed(1)}/s): ${sent} sent, ${result.requests} answered, p99 ${result.latency.p99.toFixed(3)} ms, ${errors} errors (${timeouts} past their deadline)`);
-    if (result.requests === 0) this.logger.warn(`load ${url.origin}: no responses in the measured window (${errors} errors)`);
+    const result: OpenModelResult = { ...tally.result(options.durationMs), warmupRequests, sent };
+    this.logger.debug(`load ${url.origin} (open model, ${options.rate.toFixed(1)}/s): ${sent} sent, ${result.requests} answered, p99 ${result.latency.p99.toFixed(3)} ms, ${result.errors} errors (${result.timeouts} past their deadline)`);
+    if (result.requests === 0) this.logger.warn(`load ${url.origin}: no responses in the measured window (${result.errors} errors)`);
     return result;
   }
 }
