@@ -6,7 +6,7 @@
  *   answers, the report, the PR comment, the JSON results or the stored history;
  * - the example workload, whose quotes in USD/GBP/CHF call a rates API: its shadows run with
  *   the mock built from the recording, every call is answered on loopback, and the KPIs carry
- *   the mock's recorded latency (scaled ×20 it dominates p99; without it p99 drops).
+ *   the mock's recorded latency (scaled ×50 it dominates p99; without it p99 drops).
  * After each test no container labelled `shadowgate` by these runs exists.
  */
 import { createServer, type Server } from "node:http";
@@ -166,8 +166,8 @@ store: { path: ${JSON.stringify(store)} }
         trials: { anchor: boolean; kpis: Record<string, number> }[];
       };
     };
-    // ×20: the recorded 6–14 ms become 120–280 ms, on the 3% of requests that are quotes in another currency
-    const slow = await measure("20x");
+    // ×50: the recorded 2–6 ms become 100–300 ms, on the 3% of requests that are quotes in another currency
+    const slow = await measure("50x");
     const none = await measure("none");
     for (const doc of [slow, none]) {
       expect(doc.traffic.mocks).toEqual([expect.objectContaining({ host: "api.rates.example", env: "RATES_API_URL", unmatched: 0 })]);
@@ -177,7 +177,7 @@ store: { path: ${JSON.stringify(store)} }
       expect(anchor.kpis["errors.rate"]! + anchor.kpis["non2xx.rate"]!).toBeLessThan(0.02);
     }
     const p99 = (doc: typeof slow) => doc.trials.find((trial) => trial.anchor)!.kpis["latency.p99"]!;
-    console.log(`[traffic] example p99 with the mock's latency ×20: ${p99(slow).toFixed(1)} ms; with none: ${p99(none).toFixed(1)} ms`);
+    console.log(`[traffic] example p99 with the mock's latency ×50: ${p99(slow).toFixed(1)} ms; with none: ${p99(none).toFixed(1)} ms`);
     expect(p99(slow)).toBeGreaterThan(110);
     expect(p99(slow)).toBeGreaterThan(p99(none) + 50);
   });
