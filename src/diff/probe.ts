@@ -5,6 +5,7 @@
  * One bad request never fails the capture: a timeout, a refused connection or a reset is that
  * request's `{ error }`. Only an abort (the run is stopping) rejects.
  */
+import { HTTP_TOKEN } from "../core/http.js";
 import http from "node:http";
 import { abortReason, errorText } from "../core/errors.js";
 import type { ReplayRequest } from "../core/ports.js";
@@ -33,7 +34,6 @@ export const SAFE_METHODS: readonly string[] = ["GET", "HEAD", "OPTIONS"];
 
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Send every request to one shadow; the answers in the requests' order. */
 export async function captureResponses(baseUrl: string, requests: ReplayRequest[], options: CaptureOptions): Promise<Captured[]> {
@@ -197,7 +197,7 @@ class InFlight {
 /** One request, one answer: never rejects. */
 function send(target: Target, agent: http.Agent, request: ReplayRequest, options: CaptureOptions, inFlight: InFlight): Promise<Captured> {
   const method = request.method.toUpperCase();
-  if (!TOKEN.test(method)) return Promise.resolve({ error: `invalid method ${JSON.stringify(request.method)}` });
+  if (!HTTP_TOKEN.test(method)) return Promise.resolve({ error: `invalid method ${JSON.stringify(request.method)}` });
   const headers = replayHeaders(request.headers);
   // Identity encoding: a compressed body is not text, and a one-byte change would garble all of it.
   for (const name of Object.keys(headers)) if (name.toLowerCase() === "accept-encoding") delete headers[name];

@@ -3,13 +3,13 @@
  * and unloaded, answer the same sampled requests at the same moment; what the two bases
  * disagree on is noise, and only head differences above it are reported.
  */
-import { shadowSpecFor } from "../core/apply.js";
 import { abortReason, errorText } from "../core/errors.js";
 import type { RunningShadow } from "../core/ports.js";
 import type { DiffSettings, ShadowgateConfig } from "../config/schema.js";
 import { collectDiff, type DiffReport } from "../diff/compare.js";
 import { captureTriples, diffSamples, pickDiffRequests } from "../diff/probe.js";
 import type { GateDeps } from "./run-gate.js";
+import { startGateShadow } from "./shadow.js";
 
 export type ResponseDiffResult = { report: DiffReport; requests: number } | { error: string };
 
@@ -35,18 +35,7 @@ export async function runResponseDiff(
     sides.map(async ([side, image]) => {
       const sideMocks = await deps.startDiffMocks?.();
       if (sideMocks) mocks.push(sideMocks);
-      return deps.runtime.start(
-        shadowSpecFor({
-          workload: sideMocks ? { ...config.workload, env: { ...config.workload.env, ...sideMocks.env } } : config.workload,
-          catalog: config.parameters,
-          config: config.current,
-          fraction: config.shadows.fraction,
-          image,
-          port: await deps.freePort(),
-          name: `${config.workload.name}-${deps.runId}-diff-${side}`,
-        }),
-        deps.signal,
-      );
+      return startGateShadow(config, deps, image, `diff-${side}`, sideMocks?.env);
     }),
   );
   const shadows = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));

@@ -14,7 +14,6 @@
  * Rounds run in blocks of BLOCK_ROUNDS on a fresh pair of shadows each (compare.ts says why);
  * a block's first round includes the warm-up.
  */
-import { shadowSpecFor } from "../core/apply.js";
 import { kpisFrom } from "../core/kpis.js";
 import { abortReason, errorText } from "../core/errors.js";
 import { mean } from "../core/stats.js";
@@ -25,6 +24,7 @@ import { describeConfig, formatMeasured, kpiLabel } from "../report/format.js";
 import { BLOCK_ROUNDS, decide, looksFor, perLookConfidence, resolvableRegression, MIN_ROUNDS, type GateDecision, type GateKpiResult, type GateKpiVerdict, type GateRound } from "./compare.js";
 import type { NoiseProfile } from "./noise.js";
 import { runResponseDiff, type ResponseDiffResult } from "./response-diff.js";
+import { startGateShadow } from "./shadow.js";
 import type { MockSummary } from "../pipeline.js";
 
 export type GateMode = GateSettings["mode"] | "sequential";
@@ -160,20 +160,7 @@ export async function runGate(input: GateInput, deps: GateDeps): Promise<GateRes
   const startPair = async (block: number): Promise<Pair | GateResult> => {
     // the container that starts first alternates by block too: no side keeps an edge
     const order = block % 2 === 0 ? (["base", "head"] as const) : (["head", "base"] as const);
-    const inOrder = await Promise.allSettled(
-      order.map(async (side) => {
-        const spec = shadowSpecFor({
-          workload: config.workload,
-          catalog: config.parameters,
-          config: config.current,
-          fraction: config.shadows.fraction,
-          image: images[side],
-          port: await deps.freePort(),
-          name: `${config.workload.name}-${deps.runId}-${side}-${block + 1}`,
-        });
-        return runtime.start(spec, deps.signal);
-      }),
-    );
+    const inOrder = await Promise.allSettled(order.map((side) => startGateShadow(config, deps, images[side], `${side}-${block + 1}`)));
     const started = order[0] === "base" ? inOrder : [inOrder[1]!, inOrder[0]!];
     const [baseStart, headStart] = started;
     if (baseStart!.status === "fulfilled" && headStart!.status === "fulfilled") return { base: baseStart!.value, head: headStart!.value };

@@ -3,29 +3,13 @@
  * order that keeps the recorded mix.
  */
 import type { ReplayRequest } from "../core/ports.js";
+import { connectionListed, HOP_BY_HOP_HEADERS, HTTP_TOKEN } from "../core/http.js";
 
 /** Methods autocannon can send (its lib/httpMethods.js). */
 export const SUPPORTED_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"] as const;
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones autocannon writes itself. */
-const DROPPED_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-  "content-length",
-  // HTTP/2 pseudo-headers from a recording
-  ":authority",
-  ":method",
-  ":path",
-  ":scheme",
-]);
+/** Hop-by-hop headers, the ones autocannon writes itself, and HTTP/2 pseudo-headers from a recording. */
+const DROPPED_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "host", "content-length", ":authority", ":method", ":path", ":scheme"]);
 
 /** One request as autocannon's `requests` option takes it. */
 export interface CannonRequest {
@@ -39,18 +23,14 @@ export interface CannonRequest {
 
 /** Keep end-to-end headers only; also drop any header named in the request's Connection header. */
 export function replayHeaders(headers: Record<string, string>): Record<string, string> {
-  const named = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === "connection") {
-      for (const token of value.split(",")) named.add(token.trim().toLowerCase());
-    }
-  }
+  const connection = Object.entries(headers).find(([name]) => name.toLowerCase() === "connection")?.[1];
+  const named = connectionListed(connection);
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (DROPPED_HEADERS.has(lower) || named.has(lower)) continue;
     // A CR or LF would end the header block early: such a header cannot be replayed as is.
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(String(value)) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) continue;
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(String(value)) || !HTTP_TOKEN.test(name)) continue;
     kept[name] = String(value);
   }
   return kept;

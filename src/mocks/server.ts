@@ -3,6 +3,7 @@
  * run with host networking, so the caller starts one mock per configured host and hands the
  * workload `url` through the configured environment variable.
  */
+import { connectionListed, HOP_BY_HOP_HEADERS } from "../core/http.js";
 import http from "node:http";
 import { silentLogger } from "../core/errors.js";
 import type { Logger, RecordedResponse } from "../core/ports.js";
@@ -52,23 +53,12 @@ export interface MockServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Hop-by-hop headers, and the framing ones this server sets itself (bodies are stored decoded). */
-const DROPPED_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "trailers",
-  "transfer-encoding",
-  "upgrade",
-  "content-length",
-  "content-encoding",
-  // Node sets the current date; a stale recorded one skews clients that compute freshness from Date + max-age
-  "date",
-]);
+/**
+ * Hop-by-hop headers, and the ones this server sets itself: framing (bodies are stored decoded)
+ * and Date (Node sets the current one; a stale recorded one skews clients that compute
+ * freshness from Date + max-age).
+ */
+const DROPPED_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "trailers", "content-length", "content-encoding", "date"]);
 
 const MISS_ERROR = "shadowgate mock: no recorded call matches";
 const TOP_MISSES = 5;
@@ -90,7 +80,7 @@ function prepare(response: RecordedResponse): PreparedReply {
   const cached = prepared.get(response);
   if (cached !== undefined) return cached;
   const headers: http.OutgoingHttpHeaders = {};
-  const listed = new Set((response.headers.connection ?? "").split(",").map((name) => name.trim().toLowerCase()));
+  const listed = connectionListed(response.headers.connection);
   for (const [rawName, value] of Object.entries(response.headers)) {
     const name = rawName.toLowerCase();
     // HTTP/2 pseudo-headers (":status" in some HAR files) and hop-by-hop ones do not belong in an HTTP/1.1 reply

@@ -33,6 +33,7 @@
 import type { Readable } from "node:stream";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
+import { connectionListed, HTTP_TOKEN } from "../core/http.js";
 import { cleanResponseHeaders, DROPPED_HEADERS, METHODS, recordedHost, ImportTally, TrafficError, requestTarget, utf8Text, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
 import { fileError, openTraffic } from "./lines.js";
 
@@ -40,7 +41,6 @@ const SEPARATOR = Buffer.from("🐵🙈🙉", "utf8");
 const SEPARATOR_LINE = Buffer.from("🐵🙈🙉\n", "utf8");
 /** the largest response body kept once decoded */
 const MAX_DECODED_BODY = 64 * 1024 * 1024;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 interface RawRecord {
@@ -325,7 +325,7 @@ function parseRequest(payload: Buffer): ReplayRequest | string {
     const colon = line.indexOf(":");
     const rawName = colon < 0 ? line : line.slice(0, colon);
     if (/[\r\n\0]/.test(rawName)) return `header ${show(rawName)} contains CR, LF or NUL`;
-    if (colon <= 0 || !TOKEN.test(rawName)) return `malformed header line ${show(line)}`;
+    if (colon <= 0 || !HTTP_TOKEN.test(rawName)) return `malformed header line ${show(line)}`;
     const name = rawName.toLowerCase();
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
     if (/[\r\n\0]/.test(value)) return `header ${name} contains CR, LF or NUL`;
@@ -360,13 +360,7 @@ function parseRequest(payload: Buffer): ReplayRequest | string {
   }
   // Without either header, whatever follows the headers is kept as the body (hand-written files).
 
-  const connectionTokens = new Set(
-    (all.get("connection") ?? "")
-      .toLowerCase()
-      .split(",")
-      .map((t) => t.trim())
-      .filter(Boolean),
-  );
+  const connectionTokens = connectionListed(all.get("connection"));
   // Object.fromEntries defines own properties, so a header named __proto__ stays a header.
   const headers: Record<string, string> = Object.fromEntries(
     [...all].filter(([name]) => !DROPPED_HEADERS.has(name) && !connectionTokens.has(name)),

@@ -20,6 +20,7 @@
  * - a CR, LF or NUL in a header value skips that entry (counted, naming log.entries[i]),
  *   never the whole file; Firefox's Set-Cookie lines joined with LF are kept as they are.
  */
+import { HOP_BY_HOP_HEADERS, HTTP_TOKEN } from "../core/http.js";
 import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
 import { harEntries, HarFormatError, type HarEntryBytes } from "./har-stream.js";
 import { fileError, openTraffic } from "./lines.js";
@@ -88,19 +89,8 @@ export interface ImportOptions {
   keepResponseBody?: (host: string | undefined) => boolean;
 }
 
-/** Headers the load generator sets itself or that describe one hop only. */
-export const DROPPED_HEADERS = new Set([
-  "host",
-  "content-length",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "transfer-encoding",
-  "upgrade",
-  "trailer",
-  "accept-encoding",
-]);
+/** Headers that describe one hop only, and the ones the load generator (or a mock) sets itself. */
+export const DROPPED_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "host", "content-length", "accept-encoding"]);
 
 export const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -115,7 +105,7 @@ export function cleanHeaders(pairs: Iterable<readonly [string, string]>): Record
     const name = rawName.toLowerCase();
     if (name.startsWith(":") || DROPPED_HEADERS.has(name)) continue;
     if (/[\r\n\0]/.test(value) || /[\r\n\0]/.test(name)) return `header ${name} contains CR, LF or NUL`;
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) return `header name ${JSON.stringify(rawName).slice(0, 60)} is not a valid HTTP token`;
+    if (!HTTP_TOKEN.test(name)) return `header name ${JSON.stringify(rawName).slice(0, 60)} is not a valid HTTP token`;
     // a repeated header is one list (cookies join with "; ")
     headers[name] = headers[name] === undefined ? value : `${headers[name]}${name === "cookie" ? "; " : ", "}${value}`;
   }
@@ -145,7 +135,6 @@ export function requestTarget(target: string): string | undefined {
 
 
 const BAD_CHARACTER = /[\r\n\0]/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 const DEFAULT_PORT: Record<string, string> = { "http:": ":80", "https:": ":443", http: ":80", https: ":443" };
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -175,7 +164,7 @@ export function cleanResponseHeaders(pairs: Iterable<readonly [string, string]>)
     if (name.startsWith(":") || DROPPED_HEADERS.has(name)) continue;
     const cookie = name === "set-cookie";
     if ((cookie ? /[\r\0]/ : BAD_CHARACTER).test(value) || BAD_CHARACTER.test(name)) return `response header ${name} contains CR, LF or NUL`;
-    if (!TOKEN.test(name)) return `response header name ${JSON.stringify(rawName).slice(0, 60)} is not a valid HTTP token`;
+    if (!HTTP_TOKEN.test(name)) return `response header name ${JSON.stringify(rawName).slice(0, 60)} is not a valid HTTP token`;
     headers[name] = headers[name] === undefined ? value : `${headers[name]}${cookie ? "\n" : ", "}${value}`;
   }
   return headers;

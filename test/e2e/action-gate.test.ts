@@ -78,12 +78,18 @@ describe("the bundled action, mode gate", () => {
     env.INPUT_TOKEN = FAKE_WRITE_TOKEN;
     env.INPUT_COMMENT = "true";
     env["INPUT_COMMENT-AUTHOR"] = github.botLogin;
+    const anonymiseKey = "sg-test-anonymise-key-7f3a9c";
+    env["INPUT_ANONYMISE-KEY"] = anonymiseKey;
     let result: Awaited<ReturnType<typeof runNode>>;
     try {
       result = await runNode([ACTION], { env, cwd: workspace });
     } finally {
       await github.close();
     }
+    // the anonymisation key is masked in the log from the start and never printed otherwise
+    expect(result.stdout.split(anonymiseKey)).toHaveLength(2);
+    expect(result.stdout).toContain(`::add-mask::${anonymiseKey}`);
+    expect(github.comments.map((c) => c.body).join("\n")).not.toContain(anonymiseKey);
     // one sticky comment with the performance verdict and, beside it, the responses compared
     expect(github.violations).toEqual([]);
     expect(github.comments).toHaveLength(1);
