@@ -172,7 +172,7 @@ function searchOnce(
     const proposals = deps.strategyFor(strategy).propose(ctx, n);
     if (proposals.length === 0) break;
     const predicted = name === "adaptive" ? deps.predict?.(ctx, proposals)?.map((p) => p.mean) : undefined;
-    const bestBefore = observations.length > 0 ? Math.min(...observations.map((o) => o.value)) : Infinity;
+    const before = observations.map((o) => o.value);
     const measured = proposals.map((config) => ({ config, raw: space.valueOf(config) }));
     for (const { config, raw } of measured) {
       observations.push({ config, value: orient(raw) });
@@ -184,7 +184,7 @@ function searchOnce(
         strategy,
         values: measured.map((m) => orient(m.raw)),
         ...(predicted ? { predicted } : {}),
-        bestBefore,
+        before,
         scale: objectiveSpread(observations.map((o) => o.value)),
       });
     }

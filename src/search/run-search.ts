@@ -161,7 +161,8 @@ export class SearchLoop {
     // every batch of the run is valued against the first batch's anchor (a repeated anchor later
     // would move the reference under the values already taken)
     this.runAnchor ??= meanAnchor(runTrials)[kpi];
-    const bestBefore = this.observations.length > 0 ? Math.min(...this.observations.map((o) => o.value)) : Infinity;
+    const before = this.observations.map((o) => o.value);
+    const bestBefore = Math.min(...before);
     const proposalAt = new Map(batch.proposals.map((c, i) => [configKey(this.settings.catalog, c), i]));
     const values: number[] = [];
     const predicted: number[] = [];
@@ -182,7 +183,7 @@ export class SearchLoop {
         strategy: batch.strategy,
         values,
         ...(predicted.length === values.length ? { predicted } : {}),
-        bestBefore,
+        before,
         scale: objectiveSpread(this.observations.map((o) => o.value)),
       });
     }

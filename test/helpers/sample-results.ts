@@ -180,10 +180,10 @@ export function sampleResults(overrides: Partial<ResultsDoc> = {}): ResultsDoc {
       strategy: "adaptive",
       batches: [
         { strategy: "lhs", reason: "space filling (Latin hypercube): 3 of 6 measurements needed before a model can guide", trials: 4, improved: true },
-        { strategy: "model", reason: "model-guided (expected improvement): mean reward 0.61 over 3.2 recent batches (next: history 0.45)", trials: 4, improved: true },
+        { strategy: "model", reason: "model-guided (expected improvement): mean reward 0.61 over 3.2 recent batches (next: halton 0.30)", trials: 4, improved: true },
       ],
       stoppedEarly: null,
-      line: "search: the agent chose space filling (Latin hypercube) ×1, model-guided (expected improvement) ×1; last because mean reward 0.61 over 3.2 recent batches (next: history 0.45)",
+      line: "search: the agent chose space filling (Latin hypercube) ×1, model-guided (expected improvement) ×1; last because mean reward 0.61 over 3.2 recent batches (next: halton 0.30)",
     },
     foresight: {
       maxLevel: 2,

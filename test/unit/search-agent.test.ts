@@ -4,7 +4,7 @@ import { AGENT_ARMS, decide, INITIAL_DESIGN, learn, newAgentState, parseAgentSta
 const outcome = (over: Partial<Parameters<typeof rewardOf>[0]> = {}): Parameters<typeof rewardOf>[0] => ({
   strategy: "model",
   values: [1.0],
-  bestBefore: 2.0,
+  before: [2.0],
   scale: 1,
   ...over,
 });
@@ -23,17 +23,30 @@ describe("the agent's decision", () => {
     let state: AgentState = newAgentState();
     const chosen: string[] = [];
     const reasons: string[] = [];
-    // the model's batches never improve and it predicts badly; neighbours of the best keep improving
+    // the model's batches are the worst measured yet and it predicts badly; Halton's points keep improving
     for (let batch = 0; batch < 12; batch++) {
       const { strategy: arm, reason } = decide(state, 20);
       chosen.push(arm);
       reasons.push(reason);
-      const improves = arm === "history";
-      state = learn(state, outcome({ strategy: arm, values: [improves ? 0.5 : 3], bestBefore: 1, predicted: [arm === "model" ? 0 : 3] }));
+      const improves = arm === "halton";
+      state = learn(state, outcome({ strategy: arm, values: [improves ? 0.5 : 3], before: [1, 2], predicted: [arm === "model" ? 0 : 3] }));
     }
     expect(chosen[0]).toBe("model");
-    expect(chosen.filter((arm) => arm === "history").length).toBeGreaterThanOrEqual(10);
-    expect(reasons[5]).toMatch(/^neighbours of the best so far: mean reward 0\.\d\d over [\d.]+ recent batches \(next: model 0\.\d\d\)$/);
+    expect(chosen.filter((arm) => arm === "halton").length).toBeGreaterThanOrEqual(10);
+    expect(reasons[5]).toMatch(/^space filling \(Halton\): mean reward 0\.\d\d over [\d.]+ recent batches \(next: model 0\.\d\d\)$/);
+  });
+
+  it("stays with a model whose trials rank near the top although none sets a new best", () => {
+    let state: AgentState = newAgentState();
+    const chosen: string[] = [];
+    for (let batch = 0; batch < 12; batch++) {
+      const arm = decide(state, 20).strategy;
+      chosen.push(arm);
+      // better than four of the five earlier measurements, and predicted well
+      state = learn(state, outcome({ strategy: arm, values: [1.5], before: [1, 2, 3, 4, 5], predicted: [1.5] }));
+    }
+    expect(chosen).toEqual(Array(12).fill("model"));
+    expect(state.last).toEqual({ arm: "model", reward: expect.closeTo(0.7 * 0.8 + 0.3, 10), improvement: 0.8, accuracy: 1 });
   });
 
   it("explores: an arm never pulled is tried once the others have been (UCB)", () => {
@@ -42,7 +55,7 @@ describe("the agent's decision", () => {
     for (let batch = 0; batch < 40; batch++) {
       const arm = decide(state, 20).strategy;
       seen.add(arm);
-      state = learn(state, outcome({ strategy: arm, values: [1], bestBefore: 1 }));
+      state = learn(state, outcome({ strategy: arm, values: [1], before: [1] }));
     }
     expect([...seen].sort()).toEqual([...AGENT_ARMS].sort());
   });
@@ -54,16 +67,22 @@ describe("the agent's decision", () => {
 });
 
 describe("rewards", () => {
-  it("pays for a new best, more for a bigger gain, nothing otherwise", () => {
-    expect(rewardOf(outcome({ values: [2.5], bestBefore: 2 })).improvement).toBe(0);
-    expect(rewardOf(outcome({ values: [1.9], bestBefore: 2 })).improvement).toBeCloseTo(0.6, 10);
-    expect(rewardOf(outcome({ values: [0], bestBefore: 2 })).improvement).toBe(1);
-    expect(rewardOf(outcome({ bestBefore: Infinity })).improvement).toBe(0.5);
+  it("pays a trial's rank among the earlier measurements: 1 for a new best, the share it beats otherwise", () => {
+    const before = [1, 2, 3, 4];
+    expect(rewardOf(outcome({ values: [0.5], before })).improvement).toBe(1);
+    expect(rewardOf(outcome({ values: [2.5], before })).improvement).toBe(0.5);
+    expect(rewardOf(outcome({ values: [5], before })).improvement).toBe(0);
+    // ties are not beaten; a batch earns its trials' mean
+    expect(rewardOf(outcome({ values: [1], before })).improvement).toBe(0.75);
+    expect(rewardOf(outcome({ values: [0.5, 5], before })).improvement).toBe(0.5);
+    // the first measurements rank in the middle; a batch without a value earns nothing
+    expect(rewardOf(outcome({ values: [7], before: [] })).improvement).toBe(0.5);
+    expect(rewardOf(outcome({ values: [], before })).improvement).toBe(0);
   });
 
   it("credits an accurate model to the exploiting arms and an inaccurate one to the exploring arms", () => {
-    const accurate = { values: [2.5], bestBefore: 2, predicted: [2.5] };
-    const wrong = { values: [2.5], bestBefore: 2, predicted: [0.5] };
+    const accurate = { values: [2.5], before: [2], predicted: [2.5] };
+    const wrong = { values: [2.5], before: [2], predicted: [0.5] };
     expect(rewardOf(outcome({ strategy: "model", ...accurate })).reward).toBeCloseTo(0.3, 10);
     expect(rewardOf(outcome({ strategy: "model", ...wrong })).reward).toBe(0);
     expect(rewardOf(outcome({ strategy: "random", ...accurate })).reward).toBe(0);
@@ -73,11 +92,11 @@ describe("rewards", () => {
 
   it("decays old evidence and adds the new batch to the chosen arm only", () => {
     const before = newAgentState();
-    const after = learn(before, outcome({ strategy: "history", values: [0], bestBefore: 1 }));
+    const after = learn(before, outcome({ strategy: "halton", values: [0], before: [1] }));
     expect(after.batches).toBe(1);
     expect(after.arms.model.pulls).toBeCloseTo(before.arms.model.pulls * 0.95, 10);
-    expect(after.arms.history.pulls).toBeCloseTo(before.arms.history.pulls * 0.95 + 1, 10);
-    expect(after.last).toEqual({ arm: "history", reward: 1, improvement: 1, accuracy: null });
+    expect(after.arms.halton.pulls).toBeCloseTo(before.arms.halton.pulls * 0.95 + 1, 10);
+    expect(after.last).toEqual({ arm: "halton", reward: 1, improvement: 1, accuracy: null });
     // the initial design (lhs) is not an arm: it is counted, and the evidence stays as it was
     const afterDesign = learn(before, outcome({ strategy: "lhs" }));
     expect(afterDesign.last).toBeUndefined();
@@ -89,9 +108,9 @@ describe("rewards", () => {
 describe("the stored state", () => {
   it("round-trips through JSON and rejects damaged documents with the reason", () => {
     const state = learn(newAgentState(), outcome());
-    expect(parseAgentState(JSON.parse(JSON.stringify(state)))).toEqual({ version: 1, arms: state.arms, batches: 1 });
+    expect(parseAgentState(JSON.parse(JSON.stringify(state)))).toEqual({ version: 2, arms: state.arms, batches: 1 });
     expect(parseAgentState(null)).toBe("expected an object");
-    expect(parseAgentState({ ...state, version: 9 })).toBe("version 9 is not 1");
+    expect(parseAgentState({ ...state, version: 9 })).toBe("version 9 is not 2");
     expect(parseAgentState({ ...state, batches: -1 })).toMatch(/^batches: /);
     expect(parseAgentState({ ...state, arms: { ...state.arms, model: { pulls: 1, reward: 5 } } })).toBe("arms.model: expected {pulls ≥ 0, 0 ≤ reward ≤ pulls}");
   });
