@@ -9,7 +9,7 @@ import type { HistoryStore, LoadDriver, Logger, ReplayRequest, RunningShadow, Sh
 import type { Configuration, History, KpiName, ParameterCatalog, Trial } from "./core/types.js";
 import type { ShadowgateConfig } from "./config/schema.js";
 import { sameConfig } from "./search/space.js";
-import { newAgentState, parseAgentState, type AgentState } from "./search/agent.js";
+import { restoreAgentState, type AgentState } from "./search/agent.js";
 import { SearchLoop, type PlannedTrial, type SearchSummary } from "./search/run-search.js";
 import { predictObjective, strategyFor } from "./search/strategies.js";
 import { trainModels, type ForestModel } from "./model/forest.js";
@@ -447,15 +447,12 @@ export function packByCpu(
   return batches;
 }
 
-/** The agent's stored state, or a fresh one (with a warning when the stored one is unusable). */
+/** The agent's stored state, or a fresh one (and a line saying why, when one was stored). */
 async function loadAgent(config: ShadowgateConfig, deps: PipelineDeps): Promise<AgentState> {
   const raw = deps.store.loadAgent ? await deps.store.loadAgent(config.workload.name) : undefined;
-  if (raw === undefined) return newAgentState();
-  const state = parseAgentState(raw);
-  if (typeof state === "string") {
-    deps.logger.warn(`stored search agent ignored (${state}); it starts afresh`);
-    return newAgentState();
-  }
+  const { state, info, warning } = restoreAgentState(raw);
+  if (info) deps.logger.info(info);
+  if (warning) deps.logger.warn(warning);
   return state;
 }
 

@@ -7,11 +7,12 @@
  * filling) and `random`. Until the search has enough distinct measurements for a model to
  * mean anything, it fills the space (Latin hypercube) instead.
  *
- * `history` (neighbours of the best) is a strategy of its own but not an arm: the model's
- * local search already climbs from the same incumbents, to the neighbours it expects most
- * of, so as an arm it only spent trials on less informed versions of the model's moves (on
- * the benchmark datasets, with the rank reward below, it took over HSMGP: 11 trials to the
- * target where the model alone needs 9).
+ * `history` (neighbours of the best) is a strategy of its own but not an arm: the model
+ * already weighs those neighbours by expected improvement (in the open space its local
+ * search climbs from the same incumbents; in a finite pool it scores every member,
+ * neighbours included), so as an arm history only spent trials on less informed versions of
+ * the model's picks (on the benchmark datasets, with the rank reward below, it took over
+ * HSMGP: 11 trials to the target where the model alone needs 9).
  *
  * Rewards, in [0, 1], combine two things the issue asks for:
  * - improvement of the primary objective, as a rank: per trial, 1 when it beats the best so
@@ -32,8 +33,9 @@
 import { stdev } from "../core/stats.js";
 import type { StrategyName } from "./types.js";
 
-/** 2: the rank reward and three arms (1 rewarded new bests only, over four arms) */
 export const AGENT_VERSION = 2;
+/** What the current version changed, for the line that says an older state is not used. */
+export const AGENT_CHANGES = "rewards by rank, three arms";
 
 /** The arms the bandit chooses between (the initial design uses "lhs"). */
 export const AGENT_ARMS = ["model", "halton", "random"] as const satisfies readonly StrategyName[];
@@ -96,6 +98,23 @@ export function parseAgentState(raw: unknown): AgentState | string {
     parsed[arm] = { pulls, reward };
   }
   return { version: AGENT_VERSION, arms: parsed, batches: doc.batches };
+}
+
+/**
+ * The agent a run starts with, from what the store held: the stored state, or a fresh one
+ * with a line saying why. A state from an earlier version is no damage (it learned with other
+ * rewards or arms, which do not carry over), so that is an info line; anything else unusable
+ * is a warning.
+ */
+export function restoreAgentState(raw: unknown): { state: AgentState; info?: string; warning?: string } {
+  if (raw === undefined) return { state: newAgentState() };
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (typeof version === "number" && Number.isInteger(version) && version >= 1 && version < AGENT_VERSION) {
+    return { state: newAgentState(), info: `search agent: the stored state is from version ${version} (now ${AGENT_VERSION}: ${AGENT_CHANGES}); it starts afresh` };
+  }
+  const state = parseAgentState(raw);
+  if (typeof state === "string") return { state: newAgentState(), warning: `stored search agent ignored (${state}); it starts afresh` };
+  return { state };
 }
 
 /**

@@ -131,7 +131,7 @@ export class SearchLoop {
       }
       const predictions = proposals.length > 0 ? this.deps.predict?.(ctx, proposals) : undefined;
       if (strategy === "model" && predictions && !first) {
-        const best = Math.min(...this.observations.map((o) => o.value));
+        const best = this.observations.reduce((a, o) => Math.min(a, o.value), Infinity);
         const gain = Math.max(...predictions.map((p) => expectedImprovement(p.mean, p.sd, best)));
         if (gain < NEGLIGIBLE_IMPROVEMENT) {
           return this.finish(`expected improvement negligible (best candidate: ${(gain * 100).toFixed(2)}%, below ${NEGLIGIBLE_IMPROVEMENT * 100}%)`);
@@ -162,7 +162,7 @@ export class SearchLoop {
     // would move the reference under the values already taken)
     this.runAnchor ??= meanAnchor(runTrials)[kpi];
     const before = this.observations.map((o) => o.value);
-    const bestBefore = Math.min(...before);
+    const bestBefore = before.reduce((a, b) => Math.min(a, b), Infinity);
     const proposalAt = new Map(batch.proposals.map((c, i) => [configKey(this.settings.catalog, c), i]));
     const values: number[] = [];
     const predicted: number[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AGENT_ARMS, decide, INITIAL_DESIGN, learn, newAgentState, parseAgentState, rewardOf, type AgentState } from "../../src/search/agent.js";
+import { AGENT_ARMS, decide, INITIAL_DESIGN, learn, newAgentState, parseAgentState, restoreAgentState, rewardOf, type AgentState } from "../../src/search/agent.js";
 
 const outcome = (over: Partial<Parameters<typeof rewardOf>[0]> = {}): Parameters<typeof rewardOf>[0] => ({
   strategy: "model",
@@ -113,5 +113,27 @@ describe("the stored state", () => {
     expect(parseAgentState({ ...state, version: 9 })).toBe("version 9 is not 2");
     expect(parseAgentState({ ...state, batches: -1 })).toMatch(/^batches: /);
     expect(parseAgentState({ ...state, arms: { ...state.arms, model: { pulls: 1, reward: 5 } } })).toBe("arms.model: expected {pulls ≥ 0, 0 ≤ reward ≤ pulls}");
+  });
+
+  it("starts afresh from an earlier version's state with an info line, and from a damaged one with a warning", () => {
+    // as version 1 stored it: four arms, history among them
+    const v1 = {
+      version: 1,
+      arms: { model: { pulls: 3.1, reward: 1.9 }, history: { pulls: 2.2, reward: 1.1 }, halton: { pulls: 1.5, reward: 0.5 }, random: { pulls: 1.2, reward: 0.4 } },
+      batches: 7,
+    };
+    const restored = restoreAgentState(v1);
+    expect(restored.state).toEqual(newAgentState());
+    expect(restored.info).toBe("search agent: the stored state is from version 1 (now 2: rewards by rank, three arms); it starts afresh");
+    expect(restored.warning).toBeUndefined();
+
+    const damaged = restoreAgentState({ version: 2, arms: {}, batches: 1 });
+    expect(damaged.state).toEqual(newAgentState());
+    expect(damaged.warning).toBe("stored search agent ignored (arms.model: expected {pulls ≥ 0, 0 ≤ reward ≤ pulls}); it starts afresh");
+    expect(restoreAgentState({ version: 3, arms: {}, batches: 0 }).warning).toBe("stored search agent ignored (version 3 is not 2); it starts afresh");
+
+    const kept = learn(newAgentState(), outcome());
+    expect(restoreAgentState(JSON.parse(JSON.stringify(kept)))).toEqual({ state: { version: 2, arms: kept.arms, batches: 1 } });
+    expect(restoreAgentState(undefined)).toEqual({ state: newAgentState() });
   });
 });
