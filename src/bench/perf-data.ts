@@ -5,6 +5,7 @@
  * one line that names the file, the line, the column and what was expected.
  */
 import { readFile } from "node:fs/promises";
+import { whyUnreadable } from "../core/errors.js";
 
 /** Bad benchmark input: the message is one line, starting with the file name. */
 export class PerfDataError extends Error {
@@ -157,8 +158,7 @@ export async function readPerfData(file: string): Promise<PerfData> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (error as Error).message;
+    const why = whyUnreadable(error);
     throw new PerfDataError(`${file}: cannot read the data file: ${why}`);
   }
   return parsePerfData(text, file);

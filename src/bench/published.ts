@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { PerfDataError, parseCsv, parseNumber } from "./perf-data.js";
+import { whyUnreadable } from "../core/errors.js";
 
 export type Statistic = "mean" | "median";
 
@@ -73,8 +74,7 @@ export async function readPublished(file: string): Promise<PublishedMre[]> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new PerfDataError(`${file}: cannot read the published results: ${code === "ENOENT" ? "no such file" : (error as Error).message}`);
+    throw new PerfDataError(`${file}: cannot read the published results: ${whyUnreadable(error)}`);
   }
   return parsePublished(text, file);
 }

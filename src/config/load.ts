@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { LineCounter, parseDocument, isNode, type Document } from "yaml";
 import { formatPath, parseConfig, type ConfigIssue, type ShadowgateConfig } from "./schema.js";
+import { whyUnreadable } from "../core/errors.js";
 
 
 export class ConfigError extends Error {
@@ -67,11 +68,6 @@ function readTemplateFile(file: string): string {
   } catch (error) {
     throw new Error(whyUnreadable(error));
   }
-}
-
-function whyUnreadable(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(error);
 }
 
 function formatIssue(issue: ConfigIssue, file: string, doc: Document, lineCounter: LineCounter): string {

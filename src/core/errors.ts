@@ -6,6 +6,12 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Why a file could not be read, in words (the usual error codes), else the error's message. */
+export function whyUnreadable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : errorText(error);
+}
+
 /** A logger that drops everything, for adapters used without one. */
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, debug: () => undefined };
 

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { errorText } from "../core/errors.js";
+import { errorText, whyUnreadable } from "../core/errors.js";
 
 /** The PR a `pull_request` / `pull_request_target` event is about. */
 export interface PullRequestContext {
@@ -358,8 +358,7 @@ function readPayload(env: NodeJS.ProcessEnv, eventName: string, readFile: (path:
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !needed) return undefined;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : errorText(error);
-    throw new ContextError(source, `cannot read the event payload: ${why}`);
+    throw new ContextError(source, `cannot read the event payload: ${whyUnreadable(error)}`);
   }
   let doc: unknown;
   try {

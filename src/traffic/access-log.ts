@@ -8,7 +8,7 @@
  * host is not logged in these formats.
  */
 import type { ReplayRequest } from "../core/ports.js";
-import { cleanHeaders, requestTarget, ImportTally, TrafficError, METHODS, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
+import { cleanHeaders, requestTarget, ImportTally, METHODS, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
 import { readLines } from "./lines.js";
 
 /** host ident user [time] "request" status size ["referer" "user-agent"] */
@@ -97,11 +97,7 @@ export function streamAccessLog(file: string, options: ImportOptions = {}): Impo
       yielded++;
       yield request;
     }
-    if (yielded === 0) {
-      const first = tally.skipped[0];
-      const why = first ? ` (line ${first.index}: ${first.reason})` : tally.total === 0 ? " (the file has no line)" : "";
-      throw new TrafficError(`${file}: no replayable request in the access log${why}`);
-    }
+    if (yielded === 0) throw tally.noneReplayable(file, "the access log", (skip) => `line ${skip.index}`, tally.total === 0 ? "the file has no line" : "");
   }
   return { requests: requests(), summary: () => tally.summary() };
 }

@@ -162,9 +162,7 @@ async function* goReplayRequests(files: string[], label: string, options: Import
   }
 
   if (yielded === 0) {
-    const first = tally.skipped[0];
-    const why = first ? ` (${first.where}: ${first.reason})` : files.length === 0 ? " (no files given)" : " (no request records found)";
-    throw new TrafficError(`${label}: no replayable request in the GoReplay recording${why}`);
+    throw tally.noneReplayable(label, "the GoReplay recording", (skip) => `${skip.where}`, files.length === 0 ? "no files given" : "no request records found");
   }
 }
 

@@ -72,6 +72,16 @@ export class ImportTally {
     if (this.skipped.length < MAX_SKIPPED_KEPT) this.skipped.push({ index, reason, where });
   }
 
+  /**
+   * The error of a recording without one replayable request (`what`: "the access log"):
+   * where the first skipped one was and why, else `empty` (what the recording lacked) if any.
+   */
+  noneReplayable(label: string, what: string, locate: (skip: ImportResult["skipped"][number]) => string, empty: string): TrafficError {
+    const first = this.skipped[0];
+    const why = first ? ` (${locate(first)}: ${first.reason})` : empty ? ` (${empty})` : "";
+    return new TrafficError(`${label}: no replayable request in ${what}${why}`);
+  }
+
   summary(): ImportSummary {
     const summary: ImportSummary = { total: this.total, skipped: [...this.skipped], skippedCount: this.skippedCount };
     if (this.withoutBody !== undefined) summary.withoutBody = this.withoutBody;
@@ -199,19 +209,27 @@ export async function importHar(file: string, options: ImportOptions = {}): Prom
  */
 export async function importHarFrom(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, file: string, options: ImportOptions = {}): Promise<ImportResult> {
   const tally = new ImportTally();
-  const kept: { request: ReplayRequest; at: number }[] = [];
-  let sorted = true;
-  let previous = -Infinity;
+  const requests: ReplayRequest[] = [];
   // the kept requests hold every entry's header values: equal ones are shared
-  for await (const request of harRequests(chunks, file, options, tally, sharedStrings())) {
-    // an entry without a readable time keeps its place after the one before it
+  for await (const request of harRequests(chunks, file, options, tally, sharedStrings())) requests.push(request);
+  return { requests: inRecordedOrder(requests), ...tally.summary() };
+}
+
+/**
+ * Requests sorted by their recorded time (stable: ties keep their order); one without a
+ * readable time keeps its place after the one before it. Sorts only when out of order.
+ */
+export function inRecordedOrder(requests: ReplayRequest[]): ReplayRequest[] {
+  let previous = -Infinity;
+  let sorted = true;
+  const keyed = requests.map((request) => {
     const at = request.at ?? previous;
     if (at < previous) sorted = false;
     previous = at;
-    kept.push({ request, at });
-  }
-  if (!sorted) kept.sort((a, b) => a.at - b.at); // stable
-  return { requests: kept.map((k) => k.request), ...tally.summary() };
+    return { request, at };
+  });
+  if (sorted) return requests;
+  return keyed.sort((a, b) => a.at - b.at).map((k) => k.request); // Array#sort is stable
 }
 
 /**
@@ -299,9 +317,7 @@ async function* harRequests(
     yield result;
   }
   if (yielded === 0) {
-    const first = tally.skipped[0];
-    const why = first ? ` (log.entries[${first.index}]: ${first.reason})` : tally.total === 0 ? " (log.entries is empty)" : "";
-    throw new TrafficError(`${file}: no replayable request in log.entries${why}`);
+    throw tally.noneReplayable(file, "log.entries", (skip) => `log.entries[${skip.index}]`, tally.total === 0 ? "log.entries is empty" : "");
   }
 }
 

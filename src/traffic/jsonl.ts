@@ -15,21 +15,14 @@
  * the response's body is kept only for the hosts options.keepResponseBody accepts.
  */
 import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
-import { cleanHeaders, cleanResponseHeaders, recordedHost, requestTarget, ImportTally, TrafficError, METHODS, utf8Text, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
+import { cleanHeaders, cleanResponseHeaders, inRecordedOrder, recordedHost, requestTarget, ImportTally, METHODS, utf8Text, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
 import { readLines } from "./lines.js";
 
 export async function importJsonl(file: string, options: ImportOptions = {}): Promise<ImportResult> {
   const stream = streamJsonl(file, options);
-  const entries: { at: number; order: number; request: ReplayRequest }[] = [];
-  for await (const request of stream.requests) entries.push({ at: request.at ?? NaN, order: entries.length, request });
-  // in recorded order: a line without a timestamp keeps its place after the line before it
-  let previous = -Infinity;
-  for (const entry of entries) {
-    if (Number.isNaN(entry.at)) entry.at = previous;
-    else previous = entry.at;
-  }
-  entries.sort((a, b) => a.at - b.at || a.order - b.order);
-  return { requests: entries.map((e) => e.request), ...stream.summary() };
+  const requests: ReplayRequest[] = [];
+  for await (const request of stream.requests) requests.push(request);
+  return { requests: inRecordedOrder(requests), ...stream.summary() };
 }
 
 /**
@@ -49,19 +42,15 @@ export function streamJsonl(file: string, options: ImportOptions = {}): ImportSt
       if (typeof result === "string") tally.skip(lineNo, result, `${file}:${lineNo}`);
       else {
         yielded++;
-        yield result.request;
+        yield result;
       }
     }
-    if (yielded === 0) {
-      const first = tally.skipped[0];
-      const why = first ? ` (line ${first.index}: ${first.reason})` : tally.total === 0 ? " (the file has no line)" : "";
-      throw new TrafficError(`${file}: no replayable request in the JSON Lines${why}`);
-    }
+    if (yielded === 0) throw tally.noneReplayable(file, "the JSON Lines", (skip) => `line ${skip.index}`, tally.total === 0 ? "the file has no line" : "");
   }
   return { requests: requests(), summary: () => tally.summary() };
 }
 
-function parseLine(line: string, options: ImportOptions): { at: number; request: ReplayRequest } | string {
+function parseLine(line: string, options: ImportOptions): ReplayRequest | string {
   let doc: unknown;
   try {
     doc = JSON.parse(line);
@@ -96,7 +85,7 @@ function parseLine(line: string, options: ImportOptions): { at: number; request:
     if (typeof response === "string") return response;
     request.response = response;
   }
-  return { at: d.timestamp === undefined ? NaN : at, request };
+  return request;
 }
 
 /** Headers as an object or a list of [name, value]; undefined when neither. */

@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
 import { TrafficError } from "./har.js";
+import { whyUnreadable } from "../core/errors.js";
 
 export function isGzip(file: string): boolean {
   return file.toLowerCase().endsWith(".gz");
@@ -25,8 +26,7 @@ export function fileError(file: string, error: unknown): TrafficError {
   if (typeof code === "string" && code.startsWith("Z_")) {
     return new TrafficError(`${file}: cannot decompress the recorded traffic (not a valid gzip file?): ${(error as Error).message}`);
   }
-  const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((error as Error)?.message ?? error);
-  return new TrafficError(`${file}: cannot read the recorded traffic: ${why}`);
+  return new TrafficError(`${file}: cannot read the recorded traffic: ${whyUnreadable(error)}`);
 }
 
 export async function* readLines(file: string): AsyncGenerator<string> {

@@ -14,6 +14,7 @@ import { importJsonl, streamJsonl } from "./jsonl.js";
 import { ACCESS_LOG_LINE, importAccessLog, streamAccessLog } from "./access-log.js";
 import { importGoReplay, streamGoReplay } from "./goreplay.js";
 import { readHeadLines } from "./lines.js";
+import { whyUnreadable } from "../core/errors.js";
 
 export const TRAFFIC_FORMATS = ["har", "jsonl", "goreplay", "access-log"] as const;
 export type TrafficFormat = (typeof TRAFFIC_FORMATS)[number];
@@ -67,7 +68,7 @@ async function resolveTraffic(file: string, format: "auto" | TrafficFormat): Pro
 /** The file, or a folder's files in name order (GoReplay writes numbered chunks). */
 async function filesOf(file: string): Promise<string[]> {
   const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
-    throw new TrafficError(`${file}: cannot read the recorded traffic: ${error.code === "ENOENT" ? "no such file" : error.code === "EACCES" ? "permission denied" : error.message}`);
+    throw new TrafficError(`${file}: cannot read the recorded traffic: ${whyUnreadable(error)}`);
   });
   if (!info.isDirectory()) return [file];
   // regular files only, in natural name order (requests_2 before requests_10)

@@ -17,6 +17,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { TrafficError } from "./har.js";
+import { whyUnreadable } from "../core/errors.js";
 
 /** The shapes of path segments that are ids whatever their siblings say. */
 export type SegmentKind = "id" | "uuid" | "objectId" | "hex" | "token";
@@ -96,8 +97,7 @@ export async function loadOpenApi(file: string): Promise<OpenApiDocument> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((error as Error)?.message ?? error);
+    const why = whyUnreadable(error);
     throw new TrafficError(`${file}: cannot read the OpenAPI document: ${why}`);
   }
   let doc: unknown;
