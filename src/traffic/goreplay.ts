@@ -34,7 +34,7 @@ import type { Readable } from "node:stream";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import type { RecordedResponse, ReplayRequest } from "../core/ports.js";
 import { connectionListed, HTTP_TOKEN } from "../core/http.js";
-import { cleanResponseHeaders, DROPPED_HEADERS, METHODS, recordedHost, ImportTally, TrafficError, requestTarget, utf8Text, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
+import { cleanResponseHeaders, DROPPED_HEADERS, METHODS, recordedHost, ImportTally, requestTarget, utf8Text, type ImportOptions, type ImportResult, type ImportStream } from "./har.js";
 import { fileError, openTraffic } from "./lines.js";
 
 const SEPARATOR = Buffer.from("🐵🙈🙉", "utf8");
